@@ -11,6 +11,7 @@ import pytest
 from automem.envs.nethack import language as L
 from automem.envs.nle_map import cursor, map_lines, neighbours
 from tests.conftest import SHARED
+from tests.envs import language_reference as reference
 
 CASES = range(3)
 
@@ -188,3 +189,59 @@ def test_rays_stop_at_walls_and_pass_monsters() -> None:
 def test_no_player_on_the_map_gives_an_empty_description() -> None:
     glyphs = _blank_map()
     assert L.text_glyphs(glyphs, np.full(27, 200, dtype=np.int64)) == ""
+
+
+def _played_states() -> list[tuple[np.ndarray, int, int]]:
+    """(glyphs, x, y) of real game states: random moves in NetHack and two MiniHack tasks."""
+    import random
+
+    from automem.envs import make
+
+    states = []
+    for env_id, seed in (
+        ("nethack", 7),
+        ("minihack/MiniHack-Quest-Easy-v0", 3),
+        ("minihack/MiniHack-MazeWalk-15x15-v0", 4),
+    ):
+        env = make(env_id)
+        rng = random.Random(seed)
+        moves = [a for a in env.action_names if a in reference.MOVES] or env.action_names
+        try:
+            env.reset(seed)
+            for _ in range(120):
+                obs = env.raw_observation  # type: ignore[attr-defined]
+                x, y = int(obs["blstats"][0]), int(obs["blstats"][1])
+                states.append((obs["glyphs"].copy(), x, y))
+                if env.step(rng.choice(moves)).done:
+                    break
+        finally:
+            env.close()
+    return states
+
+
+def _random_states(count: int) -> list[tuple[np.ndarray, int, int]]:
+    """Crowded synthetic grids: every kind of glyph, the player anywhere incl. the corners."""
+    from nle import nethack
+
+    rng = np.random.default_rng(0)
+    cmap = nethack.GLYPH_CMAP_OFF + np.arange(len(L.CMAP_NAMES))
+    states = []
+    for i in range(count):
+        grid = rng.choice(cmap[[0, 1, 2, 12, 19, 21, 34, 42]], size=(21, 79))
+        crowd = rng.random((21, 79)) < rng.choice([0.02, 0.2])
+        grid[crowd] = rng.integers(0, nethack.MAX_GLYPH, size=int(crowd.sum()))
+        corners = ((0, 0), (78, 0), (0, 20), (78, 20))
+        x, y = corners[i] if i < 4 else (int(rng.integers(79)), int(rng.integers(21)))
+        states.append((grid.astype(np.int16), x, y))
+    return states
+
+
+def test_fast_description_equals_the_plain_reading_on_real_and_crowded_states() -> None:
+    states = _played_states() + _random_states(120)
+    assert len(states) > 300
+    differing = [
+        (i, x, y)
+        for i, (glyphs, x, y) in enumerate(states)
+        if L.describe_map(glyphs.reshape(-1), x, y) != reference.describe(glyphs, x, y)
+    ]
+    assert not differing, f"{len(differing)} of {len(states)} states differ, first {differing[:3]}"

@@ -122,7 +122,9 @@ class Episode:
         last: StepResult | None = None
         try:
             observation = self.env.reset(self.seed)
-            self.trace.write(ObservationRecord(step=0, **observation.model_dump()))
+            self.trace.write(
+                ObservationRecord(step=0, text=observation.text, short_term=observation.short_term)
+            )
             self._observe(observation, None, 0)
             while step < self.max_steps:
                 notices = self._notices(last, routine.unchanged_escalation)
@@ -143,7 +145,11 @@ class Episode:
                 )
                 observation, last = result.observation, result
                 step += 1
-                self.trace.write(ObservationRecord(step=step, **observation.model_dump()))
+                self.trace.write(
+                    ObservationRecord(
+                        step=step, text=observation.text, short_term=observation.short_term
+                    )
+                )
                 self._observe(observation, result, step)
                 self.trace.flush()
                 if self.on_step:

@@ -378,18 +378,20 @@ def position_words(dx: int, dy_north: int) -> tuple[str, str]:
 
 @dataclass(frozen=True)
 class _Tables:
-    screen_names: list[str]
-    ray_names: list[str]
-    # Per glyph: bit 0 listed wherever on screen, bit 1 listed on rays, bit 2 stops a ray.
+    screen_names: list[str]  # per glyph: its name where listed anywhere on screen, else ""
+    names: list[str]  # per name id (0 is "": not listed)
+    plurals: list[str]  # per name id
+    name_id: list[int]  # per glyph
+    # Per glyph: 0 not listed, _SCREEN listed anywhere on screen, _RAY listed along the
+    # rays, _RAY | _BLOCK listed along the rays and stopping them.
     glyph_code: np.ndarray  # uint8[MAX_GLYPH]
-    on_screen: np.ndarray  # bool[MAX_GLYPH]: bit 0 of glyph_code
-    blocks: list[bool]  # per glyph: stops a ray (bit 2 of glyph_code)
-    plural: dict[str, str]
     # Relative positions, indexed [dy + ROWS, dx + COLS] with dy pointing south.
-    sort_key: np.ndarray  # int16: distance rank * 16 + direction rank (-1 for the player)
+    sort_key: np.ndarray  # uint8: distance rank * 16 + direction rank (_PLAYER_KEY at 0, 0)
 
 
 _SCREEN, _RAY, _BLOCK = 1, 2, 4
+_RAY_STOP = _RAY | _BLOCK
+_PLAYER_KEY = 255  # sort keys run from 0 to 79: one byte each
 
 
 @functools.cache
@@ -404,8 +406,10 @@ def tables() -> _Tables:
             code[glyph] = _SCREEN
         elif ray[glyph]:
             code[glyph] = _RAY | (_BLOCK if ray[glyph] in BLOCKING else 0)
-    plural = {name: pluralize(name) for name in set(screen) | set(ray) if name}
-    key = np.full((2 * ROWS + 1, 2 * COLS + 1), -1, dtype=np.int16)
+    glyph_name = [s or r for s, r in zip(screen, ray, strict=True)]
+    names = ["", *sorted(set(glyph_name) - {""})]
+    ids = {name: i for i, name in enumerate(names)}
+    key = np.full((2 * ROWS + 1, 2 * COLS + 1), _PLAYER_KEY, dtype=np.uint8)
     for dy in range(-ROWS, ROWS + 1):
         for dx in range(-COLS, COLS + 1):
             if dx or dy:
@@ -415,46 +419,41 @@ def tables() -> _Tables:
                 )
     return _Tables(
         screen_names=screen,
-        ray_names=ray,
+        names=names,
+        plurals=[pluralize(name) if name else "" for name in names],
+        name_id=[ids[name] for name in glyph_name],
         glyph_code=code,
-        on_screen=(code & _SCREEN).astype(bool),
-        blocks=[bool(c & _BLOCK) for c in code.tolist()],
-        plural=plural,
         sort_key=key,
     )
 
 
 @dataclass(frozen=True)
 class _Position:
-    """What depends only on the player's cell: sort keys of all cells and the 8 rays."""
+    """What depends only on the player's cell: the sort keys of all cells and the 8 rays."""
 
-    keys: np.ndarray  # int16[ROWS * COLS]: sort key of every cell (row-major)
-    ray_cells: np.ndarray  # intp: flat indices of the ray cells, ray after ray
-    ray_keys: list[int]  # their sort keys
-    ray_bounds: tuple[tuple[int, int], ...]  # (start, end) of each ray in ray_cells
+    player: int  # the player's cell, row-major
+    keys: bytes  # the sort key of every cell, row-major
+    rays: tuple[tuple[slice, int, int], ...]  # (cells as a slice of the grid, first, stride)
 
 
 @functools.lru_cache(maxsize=ROWS * COLS)
 def _position(x: int, y: int) -> _Position:
     key_grid = tables().sort_key
-    keys = np.ascontiguousarray(key_grid[ROWS - y : 2 * ROWS - y, COLS - x : 2 * COLS - x])
-    cells: list[int] = []
-    bounds = []
+    keys = key_grid[ROWS - y : 2 * ROWS - y, COLS - x : 2 * COLS - x].tobytes()
+    player = y * COLS + x
+    rays = []
     for dx, dy in _RAYS:
-        start = len(cells)
-        for k in range(1, _RAY_LENGTH + 1):
-            cx, cy = x + dx * k, y + dy * k
-            if not (0 <= cx < COLS and 0 <= cy < ROWS):
+        length = 0
+        while length < _RAY_LENGTH and 0 <= x + dx * (length + 1) < COLS:
+            if not 0 <= y + dy * (length + 1) < ROWS:
                 break
-            cells.append(cy * COLS + cx)
-        bounds.append((start, len(cells)))
-    flat_keys = keys.reshape(-1)
-    return _Position(
-        keys=flat_keys,
-        ray_cells=np.array(cells, dtype=np.intp),
-        ray_keys=[int(flat_keys[c]) for c in cells],
-        ray_bounds=tuple(bounds),
-    )
+            length += 1
+        if length:
+            stride = dy * COLS + dx
+            end = player + stride * (length + 1)
+            cells = slice(player + stride, end if end >= 0 else None, stride)
+            rays.append((cells, player + stride, stride))
+    return _Position(player=player, keys=keys, rays=tuple(rays))
 
 
 # --------------------------------------------------------------------------- descriptions
@@ -471,8 +470,9 @@ def _join_directions(directions: Sequence[str]) -> str:
 _DISTANCE_WORDS = tuple(f" {d} " for d in DISTANCES)
 # " distance direction" of a sort key (distance rank * 16 + direction rank).
 _SUFFIX = tuple(f" {DISTANCES[k >> 4]} {DIRECTIONS[k & 15]}" for k in range(len(DISTANCES) * 16))
-_FIRST = operator.itemgetter(0)
 _JOINED: dict[tuple[int, ...], str] = {}
+_SINGLE_LINES: dict[int, str] = {}  # name id << 7 | distance << 4 | direction -> its line
+_FIRST = operator.itemgetter(0)
 
 
 def _directions_text(directions: list[int]) -> str:
@@ -483,89 +483,101 @@ def _directions_text(directions: list[int]) -> str:
     return text
 
 
+def _last_line_per_key(
+    lines: list[str], groups: dict[int, list[int]], plural_groups: list[int], t: _Tables
+) -> list[str]:
+    """The reference keys its lines by (name, distance) and prints each key's last text.
+
+    This matters when a plural equals another line's name (mass nouns such as "boots"):
+    every line of that key then reads the same.
+    """
+    line_keys: list[tuple[str, int]] = []
+    for group, directions in groups.items():
+        name, distance = t.names[group >> 3], group & 7
+        if group not in plural_groups or any(directions.count(d) == 1 for d in directions):
+            line_keys.append((name, distance))  # the singular line
+        if group in plural_groups:
+            line_keys.append((t.plurals[group >> 3], distance))
+    last = dict(zip(line_keys, lines, strict=True))
+    return [last[k] for k in line_keys]
+
+
 def text_glyphs(glyphs: np.ndarray, blstats: np.ndarray) -> str:
     """The language observation of the map (lines ``name distance directions``)."""
     return describe_map(np.asarray(glyphs).reshape(-1), int(blstats[0]), int(blstats[1]))
 
 
 def describe_map(flat: np.ndarray, x: int, y: int) -> str:
-    """:func:`text_glyphs` of the row-major glyphs ``flat`` with the player at (x, y)."""
+    """:func:`text_glyphs` of the row-major glyphs ``flat`` with the player at (x, y).
+
+    The per-cell work runs in C: one table lookup turns the glyphs into a byte string of
+    codes, and ``bytes.find`` walks it (whole screen) and its slices (the rays).
+    """
     t = tables()
     if not (0 <= x < COLS and 0 <= y < ROWS):
         return ""  # no player on the map (NLE zeroes blstats once the game is over)
     pos = _position(x, y)
+    codes = t.glyph_code.take(flat).tobytes()
+    listed: list[int] = []  # cells, in the order the reference lists them
 
     # 1. Listed glyphs anywhere on screen, row-major, skipping the player's cell.
-    listed = t.on_screen.take(flat)
-    listed[y * COLS + x] = False
-    where = listed.nonzero()[0]
-    names = t.screen_names
-    entries = list(
-        zip(
-            pos.keys.take(where).tolist(),
-            [names[g] for g in flat.take(where).tolist()],
-            strict=True,
-        )
-    )
+    cell = codes.find(_SCREEN)
+    while cell >= 0:
+        if cell != pos.player:
+            listed.append(cell)
+        cell = codes.find(_SCREEN, cell + 1)
 
     # 2. Walls, doors, traps, ... along the 8 rays, each ray stopping at a blocking cell.
-    ray_glyphs = flat.take(pos.ray_cells).tolist()
-    ray_names, blocks, ray_keys = t.ray_names, t.blocks, pos.ray_keys
-    for start, end in pos.ray_bounds:
-        for i in range(start, end):
-            glyph = ray_glyphs[i]
-            name = ray_names[glyph]
-            if name:
-                entries.append((ray_keys[i], name))
-                if blocks[glyph]:
-                    break
-    if not entries:
+    for cells, first, stride in pos.rays:
+        ray = codes[cells]
+        stop = ray.find(_RAY_STOP)
+        end = len(ray) if stop < 0 else stop
+        i = ray.find(_RAY, 0, end)
+        while i >= 0:
+            listed.append(first + i * stride)
+            i = ray.find(_RAY, i + 1, end)
+        if stop >= 0:
+            listed.append(first + stop * stride)
+    if not listed:
         return ""
 
     # 3. Sort by distance then direction (stable), group per (name, distance).
+    keys, name_id, glyph = pos.keys, t.name_id, memoryview(flat)
+    entries = [(keys[cell], name_id[glyph[cell]]) for cell in listed]
     entries.sort(key=_FIRST)
-    groups: dict[tuple[str, int], list[int]] = {}
+    groups: dict[int, list[int]] = {}  # name id << 3 | distance rank -> direction ranks
     for key, name in entries:
-        group = (name, key >> 4)
-        found = groups.get(group)
-        if found is None:
-            groups[group] = [key]
-        else:
-            found.append(key)
+        groups.setdefault(name << 3 | key >> 4, []).append(key & 15)
 
     # 4. Singular for directions seen once, plural for directions seen several times.
+    names = t.names
     lines: list[str] = []
-    keys: list[tuple[str, int]] = []
-    plurals = False
-    for group, found in groups.items():
-        if len(found) == 1:
-            lines.append(group[0] + _SUFFIX[found[0]])
-            keys.append(group)
+    plural_groups: list[int] = []
+    for group, directions in groups.items():
+        if len(directions) == 1:
+            single_key = group << 4 | directions[0]
+            line = _SINGLE_LINES.get(single_key)
+            if line is None:
+                line = _SINGLE_LINES[single_key] = (
+                    names[group >> 3] + _DISTANCE_WORDS[group & 7] + DIRECTIONS[directions[0]]
+                )
+            lines.append(line)
             continue
-        name, distance = group
-        directions = [k & 15 for k in found]
-        counts: dict[int, int] = {}
+        name, distance = names[group >> 3], _DISTANCE_WORDS[group & 7]
+        counts = dict.fromkeys(directions, 0)
         for d in directions:
-            counts[d] = counts.get(d, 0) + 1
+            counts[d] += 1
         if len(counts) == len(directions):
-            lines.append(name + _DISTANCE_WORDS[distance] + _directions_text(directions))
-            keys.append(group)
+            lines.append(name + distance + _directions_text(directions))
             continue
         single = [d for d, n in counts.items() if n == 1]
-        several = [d for d, n in counts.items() if n > 1]
         if single:
-            lines.append(name + _DISTANCE_WORDS[distance] + _directions_text(single))
-            keys.append(group)
-        plural = t.plural[name]
-        lines.append(plural + _DISTANCE_WORDS[distance] + _directions_text(several))
-        keys.append((plural, distance))
-        plurals = True
-    if plurals:
-        # The reference keys its lines by (name, distance) and prints each key's last
-        # directions: when a plural equals another line's name (mass nouns such as
-        # "boots"), every line of that key reads the same.
-        last = dict(zip(keys, lines, strict=True))
-        lines = [last[k] for k in keys]
+            lines.append(name + distance + _directions_text(single))
+        several = [d for d, n in counts.items() if n > 1]
+        lines.append(t.plurals[group >> 3] + distance + _directions_text(several))
+        plural_groups.append(group)
+    if plural_groups:
+        lines = _last_line_per_key(lines, groups, plural_groups, t)
     return "\n".join(lines)
 
 
