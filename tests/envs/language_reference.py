@@ -14,6 +14,7 @@ import numpy as np
 
 from automem.envs.nethack import language as L
 
+MOVES = ("north", "east", "south", "west", "northeast", "southeast", "southwest", "northwest")
 RAYS = ((1, 0), (1, 1), (0, 1), (-1, 1), (-1, 0), (-1, -1), (0, -1), (1, -1))  # dy points south
 
 
@@ -71,6 +72,3 @@ def _join(items: list[str]) -> str:
     if len(items) < 3:
         return " and ".join(items)
     return ", ".join(items[:-1]) + ", and " + items[-1]
-
-
-MOVES = ("north", "east", "south", "west", "northeast", "southeast", "southwest", "northwest")

@@ -471,7 +471,6 @@ _DISTANCE_WORDS = tuple(f" {d} " for d in DISTANCES)
 # " distance direction" of a sort key (distance rank * 16 + direction rank).
 _SUFFIX = tuple(f" {DISTANCES[k >> 4]} {DIRECTIONS[k & 15]}" for k in range(len(DISTANCES) * 16))
 _JOINED: dict[tuple[int, ...], str] = {}
-_SINGLE_LINES: dict[int, str] = {}  # name id << 7 | distance << 4 | direction -> its line
 _FIRST = operator.itemgetter(0)
 
 
@@ -511,7 +510,7 @@ def describe_map(flat: np.ndarray, x: int, y: int) -> str:
     """:func:`text_glyphs` of the row-major glyphs ``flat`` with the player at (x, y).
 
     The per-cell work runs in C: one table lookup turns the glyphs into a byte string of
-    codes, and ``bytes.find`` walks it (whole screen) and its slices (the rays).
+    codes, and ``bytes.find`` walks it (whole screen) and its strided slices (the rays).
     """
     t = tables()
     if not (0 <= x < COLS and 0 <= y < ROWS):
@@ -555,13 +554,7 @@ def describe_map(flat: np.ndarray, x: int, y: int) -> str:
     plural_groups: list[int] = []
     for group, directions in groups.items():
         if len(directions) == 1:
-            single_key = group << 4 | directions[0]
-            line = _SINGLE_LINES.get(single_key)
-            if line is None:
-                line = _SINGLE_LINES[single_key] = (
-                    names[group >> 3] + _DISTANCE_WORDS[group & 7] + DIRECTIONS[directions[0]]
-                )
-            lines.append(line)
+            lines.append(names[group >> 3] + _SUFFIX[(group & 7) << 4 | directions[0]])
             continue
         name, distance = names[group >> 3], _DISTANCE_WORDS[group & 7]
         counts = dict.fromkeys(directions, 0)
