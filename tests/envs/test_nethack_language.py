@@ -245,3 +245,14 @@ def test_fast_description_equals_the_plain_reading_on_real_and_crowded_states() 
         if L.describe_map(glyphs.reshape(-1), x, y) != reference.describe(glyphs, x, y)
     ]
     assert not differing, f"{len(differing)} of {len(states)} states differ, first {differing[:3]}"
+
+
+def test_a_mass_noun_in_two_directions_reads_its_last_line_twice() -> None:
+    """The reference keys lines by (name, distance): "scales" and its plural collide."""
+    glyphs = _blank_map()
+    scales = L.tables().screen_names.index("gray dragon scales")
+    glyphs[10, 13] = glyphs[10, 14] = scales  # near east, twice: the plural line
+    glyphs[7, 10] = scales  # near north, once: the singular line, same key
+    expected = "gray dragon scales near east\ngray dragon scales near east"
+    assert L.describe_map(glyphs.reshape(-1), 10, 10) == expected
+    assert reference.describe(glyphs, 10, 10) == expected
