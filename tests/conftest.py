@@ -21,7 +21,7 @@ from automem.core import (
 from automem.scaffold import Scaffold, load
 from automem.traces import Trace, TraceWriter
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+DATA = Path(__file__).resolve().parent / "data"  # public benchmark data the tests read
 
 
 class LineEnv(TextEnv):
@@ -123,4 +123,4 @@ def play(
     return Trace.read(folder / "trace.jsonl"), model
 
 
-__all__ = ["SHARED", "LineEnv", "ListModel", "ModelError", "play"]
+__all__ = ["DATA", "LineEnv", "ListModel", "ModelError", "play"]

@@ -19,7 +19,7 @@ from automem.core import Observation, StepResult
 from automem.envs.nle_map import NeighbourMap, NeighbourParams, neighbours
 from automem.memory import MemoryStore, rebuild
 from automem.scaffold import HelperConfig, load
-from tests.conftest import SHARED, LineEnv, play
+from tests.conftest import DATA, LineEnv, play
 
 
 def result(action: str, text: str, reward: float = 0.0, progression: float = 0.0) -> StepResult:
@@ -93,7 +93,7 @@ def test_stuck_detector_sees_stagnation(ctx: HelperContext) -> None:
 
 
 def _screen_case(index: int) -> tuple[str, dict]:
-    path = SHARED / "data" / "nle_language_examples.json"
+    path = DATA / "nle_language_examples.json"
     case = json.loads(path.read_text())["cases"][index]
     tty = case["input"]["tty_chars"]
     rows = ["".join(chr(c) for c in row) for row in tty]

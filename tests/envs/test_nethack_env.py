@@ -19,7 +19,7 @@ from automem.envs.nethack import progress
 from automem.envs.nethack.actions import NETHACK_NAMES
 from automem.envs.nethack.env import MINIHACK_TASKS, NetHackTextEnv
 from automem.envs.nle_map import map_lines, neighbours
-from tests.conftest import SHARED
+from tests.conftest import DATA
 
 # BALROG's NetHack action names (balrog/environments/nle/base.py, NLE_ACTIONS_TO_DESCR).
 BALROG_NAMES = [
@@ -44,7 +44,7 @@ def env() -> Iterator[NetHackTextEnv]:
 
 
 def _example(index: int) -> dict:
-    return json.loads((SHARED / "data" / "nle_language_examples.json").read_text())["cases"][index]
+    return json.loads((DATA / "nle_language_examples.json").read_text())["cases"][index]
 
 
 def test_all_nine_games_are_registered_lazily() -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from automem.envs.nethack import language as L
 from automem.envs.nle_map import cursor, map_lines, neighbours
-from tests.conftest import SHARED
+from tests.conftest import DATA
 from tests.envs import language_reference as reference
 
 CASES = range(3)
@@ -18,7 +18,7 @@ CASES = range(3)
 
 @cache
 def _cases() -> list[dict]:
-    path = SHARED / "data" / "nle_language_examples.json"
+    path = DATA / "nle_language_examples.json"
     return json.loads(path.read_text())["cases"]
 
 
