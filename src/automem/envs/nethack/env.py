@@ -118,6 +118,7 @@ class _NLETextEnv(TextEnv):
         self._started = False
         self._done = True
         self._progression = 0.0
+        self._depth_and_level: tuple[int, int] | None = None  # NetHack's, last seen
         self._last_obs: dict[str, Any] | None = None
         self._observation: Observation | None = None
         self._glyph_key: tuple[bytes, int, int] | None = None
@@ -152,6 +153,7 @@ class _NLETextEnv(TextEnv):
         obs, _info = self._env.reset()
         self._steps = 0
         self._progression = 0.0
+        self._depth_and_level = None
         self._started = True
         screen = obs["tty_chars"].tobytes()
         more = has_more(screen)
@@ -332,9 +334,10 @@ class NetHackTextEnv(_NLETextEnv):
         self._env.nethack._pynethack.set_initial_seeds(seed, seed + 1, False, None)
 
     def _update_progression(self, blstats: list[int], reward: float) -> None:
-        value = progress.nethack_value(blstats[progress.DEPTH_INDEX], blstats[progress.XP_INDEX])
-        if value > self._progression:
-            self._progression = value
+        levels = (blstats[progress.DEPTH_INDEX], blstats[progress.XP_INDEX])
+        if levels != self._depth_and_level:  # the table is read only when a level changes
+            self._depth_and_level = levels
+            self._progression = max(self._progression, progress.nethack_value(*levels))
 
 
 class MiniHackTextEnv(_NLETextEnv):

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import functools
 import operator
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -636,14 +637,8 @@ def has_more(data: bytes) -> bool:
     return False
 
 
-def _may_end_window(data: bytes) -> bool:
-    """Whether some '(' starts ``(end)`` or ``(n of m)`` (cheap pre-check of the scan)."""
-    at = data.find(b"(")
-    while at >= 0:
-        if data[at + 1 : at + 5] == b"end)" or data[at + 2 : at + 6] == b" of ":
-            return True
-        at = data.find(b"(", at + 1)
-    return False
+# Some '(' that starts ``(end)`` or ``(n of m)``: a cheap pre-check of the window scan.
+_WINDOW_END = re.compile(rb"\((?:end\)|. of )", re.DOTALL)
 
 
 def screen_message(data: bytes, columns: int, more: bool) -> str:
@@ -652,7 +647,7 @@ def screen_message(data: bytes, columns: int, more: bool) -> str:
     first_trimmed = _trim(first)
     if not first_trimmed:
         return ""
-    if not more and not _may_end_window(data):
+    if not more and not _WINDOW_END.search(data):
         return first_trimmed.decode("latin-1")  # no window ends anywhere on the screen
     indent = len(first) - len(first.lstrip(b" "))
     out = []
