@@ -57,15 +57,21 @@ def test_the_same_texts_from_the_raw_int64_lists(index: int) -> None:
     assert L.text_cursor(glyphs, blstats, np.array(raw["tty_cursor"])) == expected["cursor"]
 
 
-def test_hybrid_layout_is_balrogs() -> None:
-    a, expected = _arrays(0), _cases()[0]["expected"]
-    text = L.hybrid_text(
+def _hybrid_text(index: int) -> str:
+    """The hybrid long-term text of an example, from its expected sections."""
+    a, expected = _arrays(index), _cases()[index]["expected"]
+    return L.hybrid_text(
         expected["message"],
         expected["language_observation"],
         expected["cursor"],
         a["tty_cursor"],
         L.screen_map(a["tty_chars"]),
     )
+
+
+def test_hybrid_layout_is_balrogs() -> None:
+    a, expected = _arrays(0), _cases()[0]["expected"]
+    text = _hybrid_text(0)
     rows = [bytes(r).decode("latin-1") for r in a["tty_chars"]]
     assert text == (
         f"message:\n{expected['message']}\n\n"
@@ -80,15 +86,7 @@ def test_hybrid_layout_is_balrogs() -> None:
 
 
 def test_neighbour_map_reads_the_hybrid_text() -> None:
-    a, expected = _arrays(1), _cases()[1]["expected"]
-    text = L.hybrid_text(
-        expected["message"],
-        expected["language_observation"],
-        expected["cursor"],
-        a["tty_cursor"],
-        L.screen_map(a["tty_chars"]),
-    )
-    cells = neighbours(text)
+    cells = neighbours(_hybrid_text(1))
     assert cells is not None
     # "stairs up adjacent east", "tame little dog adjacent northwest", walls to the south.
     assert cells["east"] == ("<", "staircase up")

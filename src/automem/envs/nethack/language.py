@@ -195,27 +195,14 @@ SCREEN_FEATURES = frozenset(
         "horizontal raised drawbridge",
     }
 )
-# Features that stop a ray.
-BLOCKING = frozenset(
-    {
-        "dark area",
-        "vertical wall",
-        "horizontal wall",
-        "northwest room corner",
-        "northeast room corner",
-        "southwest corner",
-        "southeast corner",
-        "cross wall",
-        "t up wall",
-        "t down wall",
-        "t west wall",
-        "t east wall",
-        "horizontal closed door",
-        "vertical closed door",
-        "horizontal raised drawbridge",
-        "vertical raised drawbridge",
-    }
-)
+# Features that stop a ray: stone and the walls (the first 12 map symbols), closed doors and
+# raised drawbridges.
+BLOCKING = frozenset(CMAP_NAMES[:12]) | {
+    "horizontal closed door",
+    "vertical closed door",
+    "horizontal raised drawbridge",
+    "vertical raised drawbridge",
+}
 ZAP_NAMES = (
     "horizontal zap beam",
     "vertical zap beam",
