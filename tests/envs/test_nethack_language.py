@@ -254,3 +254,20 @@ def test_a_mass_noun_in_two_directions_reads_its_last_line_twice() -> None:
     expected = "gray dragon scales near east\ngray dragon scales near east"
     assert L.describe_map(glyphs.reshape(-1), 10, 10) == expected
     assert reference.describe(glyphs, 10, 10) == expected
+
+
+def test_symbol_classes_are_the_right_slices_of_the_map_symbols() -> None:
+    assert {"room floor", "dark room floor", "corridor floor", "lit corridor floor"} == L.FLOORS
+    assert len(L.SCREEN_FEATURES) == 18 and len(L.BLOCKING) == 16
+    assert {"vertical closed door", "tree", "stairs up", "lava", "vertical raised drawbridge"} <= (
+        L.SCREEN_FEATURES
+    )
+    assert not {"doorway", "vertical open door", "room floor", "vertical lowered drawbridge"} & (
+        L.SCREEN_FEATURES | L.BLOCKING
+    )
+    assert {
+        "dark area",
+        "t east wall",
+        "horizontal closed door",
+        "horizontal raised drawbridge",
+    } <= (L.BLOCKING)

@@ -171,38 +171,16 @@ CMAP_NAMES: tuple[str, ...] = (
     "explosion bottom center",
     "explosion bottom right",
 )
-FLOORS = frozenset({"room floor", "dark room floor", "corridor floor", "lit corridor floor"})
-# Map features listed wherever they are on screen (the others only along the rays).
-SCREEN_FEATURES = frozenset(
-    {
-        "horizontal closed door",
-        "vertical closed door",
-        "bars",
-        "tree",
-        "stairs up",
-        "stairs down",
-        "ladder up",
-        "ladder down",
-        "alter",
-        "grave",
-        "throne",
-        "sink",
-        "fountain",
-        "pool",
-        "ice",
-        "lava",
-        "vertical raised drawbridge",
-        "horizontal raised drawbridge",
-    }
-)
-# Features that stop a ray: stone and the walls (the first 12 map symbols), closed doors and
-# raised drawbridges.
-BLOCKING = frozenset(CMAP_NAMES[:12]) | {
-    "horizontal closed door",
-    "vertical closed door",
-    "horizontal raised drawbridge",
-    "vertical raised drawbridge",
-}
+# Slices of CMAP_NAMES, by the symbols' order in NetHack's defsyms.
+_WALLS = CMAP_NAMES[0:12]  # stone ("dark area") and the walls
+_CLOSED_DOORS, _DOORS_BARS_TREES = CMAP_NAMES[15:17], CMAP_NAMES[15:19]
+_RAISED_DRAWBRIDGES = CMAP_NAMES[37:39]
+FLOORS = frozenset(CMAP_NAMES[19:23])
+# Map features listed wherever they are on screen (the others only along the rays): closed
+# doors, bars, trees, stairs to lava (23-34) and raised drawbridges.
+SCREEN_FEATURES = frozenset(_DOORS_BARS_TREES + CMAP_NAMES[23:35] + _RAISED_DRAWBRIDGES)
+# Features that stop a ray.
+BLOCKING = frozenset(_WALLS + _CLOSED_DOORS + _RAISED_DRAWBRIDGES)
 ZAP_NAMES = (
     "horizontal zap beam",
     "vertical zap beam",
