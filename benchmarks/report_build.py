@@ -26,7 +26,7 @@ from automem.core import StepResult
 from automem.envs.crafter.env import CrafterEnv
 from automem.models import ScriptedModel
 from automem.report import build_report
-from automem.report.chromium import CHROMIUM, HEADLESS_ARGS
+from automem.report.chromium import CHROMIUM, HEADLESS_ARGS, MEMORY_PANEL_TEXT_JS
 from automem.runs.summary import EpisodeSummary, summarise
 from automem.scaffold import load
 from automem.traces import Trace, TraceWriter
@@ -87,14 +87,6 @@ SEEK_JS = """(step) => new Promise((resolve) => {
   requestAnimationFrame(() => resolve({rendered, painted: performance.now() - t0}));
 })"""
 
-PANEL_TEXT_JS = """(name) => {
-  const pre = document.querySelector(`#memory-panel [data-file="${name}"] pre.file`);
-  if (!pre) return null;
-  const copy = pre.cloneNode(true);
-  copy.querySelectorAll(".del").forEach((el) => el.remove());
-  return copy.textContent;
-}"""
-
 
 def browser_timings(report: Path, trace_path: Path, repeats: int = 3) -> dict[str, object] | None:
     """Load, seek and check times in headless Chromium (medians of ``repeats`` fresh loads).
@@ -147,7 +139,7 @@ def browser_timings(report: Path, trace_path: Path, repeats: int = 3) -> dict[st
                     step=last,
                     limits=trace.header.limits,
                 )
-                shown = {name: page.evaluate(PANEL_TEXT_JS, name) for name in expected}
+                shown = {name: page.evaluate(MEMORY_PANEL_TEXT_JS, name) for name in expected}
                 action = page.get_attribute("#step-info", "data-action")
                 page.close()
         finally:

@@ -15,7 +15,7 @@ from playwright import sync_api
 
 from automem.memory import rebuild
 from automem.report import build_report
-from automem.report.chromium import CHROMIUM, HEADLESS_ARGS
+from automem.report.chromium import CHROMIUM, HEADLESS_ARGS, MEMORY_PANEL_TEXT_JS
 from automem.traces import CallRecord, CommandRecord, Trace
 from tests.report.conftest import copy_run
 
@@ -23,14 +23,6 @@ if not CHROMIUM.exists():
     raise RuntimeError("Chromium is not installed: apt-get install chromium (scripts/test.sh does)")
 
 pytestmark = pytest.mark.slow
-
-PANEL_TEXT = """(name) => {
-  const pre = document.querySelector(`#memory-panel [data-file="${name}"] pre.file`);
-  if (!pre) return null;
-  const copy = pre.cloneNode(true);
-  copy.querySelectorAll(".del").forEach((el) => el.remove());
-  return copy.textContent;
-}"""
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +58,7 @@ class Page:
         names = self.page.eval_on_selector_all(
             "#memory-panel [data-file]", "els => els.map(e => e.dataset.file)"
         )
-        return {name: self.page.evaluate(PANEL_TEXT, name) for name in names}
+        return {name: self.page.evaluate(MEMORY_PANEL_TEXT_JS, name) for name in names}
 
 
 def expected_memory(trace: Trace, k: int) -> dict[str, str]:
