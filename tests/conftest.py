@@ -18,8 +18,9 @@ from automem.core import (
     TextEnv,
     Usage,
 )
+from automem.runs import EpisodeSummary
 from automem.scaffold import Scaffold, load
-from automem.traces import Trace, TraceWriter
+from automem.traces import EpisodeTotals, Trace, TraceWriter
 
 DATA = Path(__file__).resolve().parent / "data"  # public benchmark data the tests read
 
@@ -123,4 +124,23 @@ def play(
     return Trace.read(folder / "trace.jsonl"), model
 
 
-__all__ = ["DATA", "LineEnv", "ListModel", "ModelError", "play"]
+def finished_episode(
+    env: str, game: str, seed: int, progression: float, steps: int = 10
+) -> EpisodeSummary:
+    """A finished episode's summary, built by hand: return 10x progression, 110 tokens."""
+    return EpisodeSummary(
+        episode_id=f"{env}-{seed}",
+        env_id=env,
+        game=game,
+        seed=seed,
+        status="finished",
+        reason="max_steps",
+        steps=steps,
+        episode_return=progression * 10,
+        progression=progression,
+        totals=EpisodeTotals(prompt_tokens=100, completion_tokens=10),
+        duration_s=1.0,
+    )
+
+
+__all__ = ["DATA", "LineEnv", "ListModel", "ModelError", "finished_episode", "play"]

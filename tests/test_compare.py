@@ -8,25 +8,9 @@ import pytest
 from typer.testing import CliRunner
 
 from automem.cli import app
-from automem.runs import EpisodeSummary, RunConfig, run
+from automem.runs import RunConfig, run
 from automem.runs.compare import compare_episodes
-from automem.traces import EpisodeTotals
-
-
-def episode(env: str, game: str, seed: int, progression: float) -> EpisodeSummary:
-    return EpisodeSummary(
-        episode_id=f"{env}-{seed}",
-        env_id=env,
-        game=game,
-        seed=seed,
-        status="finished",
-        reason="max_steps",
-        steps=10,
-        episode_return=0.0,
-        progression=progression,
-        totals=EpisodeTotals(),
-        duration_s=1.0,
-    )
+from tests.conftest import finished_episode as episode
 
 
 def test_known_differences_and_benchmark_aggregation() -> None:

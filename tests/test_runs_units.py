@@ -10,14 +10,13 @@ from automem.core import CompletionRequest, Message
 from automem.memory import parse_commands
 from automem.models import ScriptedModel, load_model
 from automem.runs import (
-    EpisodeSummary,
     RunConfig,
     TaskConfig,
     mean_se,
     parse_seeds,
     summarise,
 )
-from automem.traces import EpisodeTotals
+from tests.conftest import finished_episode as episode
 
 
 @pytest.mark.parametrize(
@@ -48,22 +47,6 @@ def test_parse_seeds(text: str, episodes: int | None, seeds: tuple[int, ...]) ->
 def test_bad_seeds_are_explained(text: str, episodes: int | None, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         parse_seeds(text, episodes)
-
-
-def episode(env: str, game: str, seed: int, progression: float, steps: int = 10) -> EpisodeSummary:
-    return EpisodeSummary(
-        episode_id=f"{env}-{seed}",
-        env_id=env,
-        game=game,
-        seed=seed,
-        status="finished",
-        reason="max_steps",
-        steps=steps,
-        episode_return=progression * 10,
-        progression=progression,
-        totals=EpisodeTotals(prompt_tokens=100, completion_tokens=10),
-        duration_s=1.0,
-    )
 
 
 def test_mean_and_standard_error_by_hand() -> None:
