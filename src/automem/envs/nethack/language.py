@@ -402,6 +402,10 @@ class _Position:
     rays: tuple[tuple[slice, int, int], ...]  # (cells as a slice of the grid, first, stride)
 
 
+def _on_map(x: int, y: int) -> bool:
+    return 0 <= x < COLS and 0 <= y < ROWS
+
+
 @functools.lru_cache(maxsize=ROWS * COLS)
 def _position(x: int, y: int) -> _Position:
     key_grid = tables().sort_key
@@ -409,10 +413,8 @@ def _position(x: int, y: int) -> _Position:
     player = y * COLS + x
     rays = []
     for dx, dy in _RAYS:
-        length = 0
-        while length < _RAY_LENGTH and 0 <= x + dx * (length + 1) < COLS:
-            if not 0 <= y + dy * (length + 1) < ROWS:
-                break
+        length = 0  # cells of the ray inside the map
+        while length < _RAY_LENGTH and _on_map(x + dx * (length + 1), y + dy * (length + 1)):
             length += 1
         if length:
             stride = dy * COLS + dx
@@ -449,20 +451,21 @@ def _directions_text(directions: list[int]) -> str:
 
 
 def _last_line_per_key(
-    lines: list[str], groups: dict[int, list[int]], plural_groups: list[int], t: _Tables
+    lines: list[str], groups: dict[int, list[int]], plural_groups: dict[int, bool], t: _Tables
 ) -> list[str]:
     """The reference keys its lines by (name, distance) and prints each key's last text.
 
     This matters when a plural equals another line's name (mass nouns such as "boots"):
-    every line of that key then reads the same.
+    every line of that key then reads the same. ``plural_groups`` tells, for each group with
+    a plural line, whether it has a singular line before it.
     """
     line_keys: list[tuple[str, int]] = []
-    for group, directions in groups.items():
-        name, distance = t.names[group >> 3], group & 7
-        if group not in plural_groups or any(directions.count(d) == 1 for d in directions):
-            line_keys.append((name, distance))  # the singular line
+    for group in groups:
+        name_id, distance = group >> 3, group & 7
+        if plural_groups.get(group, True):
+            line_keys.append((t.names[name_id], distance))  # the singular line
         if group in plural_groups:
-            line_keys.append((t.plurals[group >> 3], distance))
+            line_keys.append((t.plurals[name_id], distance))
     last = dict(zip(line_keys, lines, strict=True))
     return [last[k] for k in line_keys]
 
@@ -479,7 +482,7 @@ def describe_map(flat: np.ndarray, x: int, y: int) -> str:
     codes, and ``bytes.find`` walks it (whole screen) and its strided slices (the rays).
     """
     t = tables()
-    if not (0 <= x < COLS and 0 <= y < ROWS):
+    if not _on_map(x, y):
         return ""  # no player on the map (NLE zeroes blstats once the game is over)
     pos = _position(x, y)
     codes = t.glyph_code.take(flat).tobytes()
@@ -517,7 +520,7 @@ def describe_map(flat: np.ndarray, x: int, y: int) -> str:
     # 4. Singular for directions seen once, plural for directions seen several times.
     names = t.names
     lines: list[str] = []
-    plural_groups: list[int] = []
+    plural_groups: dict[int, bool] = {}  # group -> whether it has a singular line too
     for group, directions in groups.items():
         if len(directions) == 1:
             lines.append(names[group >> 3] + _SUFFIX[(group & 7) << 4 | directions[0]])
@@ -534,7 +537,7 @@ def describe_map(flat: np.ndarray, x: int, y: int) -> str:
             lines.append(name + distance + _directions_text(single))
         several = [d for d, n in counts.items() if n > 1]
         lines.append(t.plurals[group >> 3] + distance + _directions_text(several))
-        plural_groups.append(group)
+        plural_groups[group] = bool(single)
     if plural_groups:
         lines = _last_line_per_key(lines, groups, plural_groups, t)
     return "\n".join(lines)
