@@ -14,8 +14,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+_KNOWN = {status.value for status in HTTPStatus}
 
 
 @dataclass
@@ -25,6 +28,9 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # seconds to wait before answering
     drop: bool = False  # close the connection without answering
+    drip: float = 0.0  # seconds between single bytes of the body (0: send it at once)
+    drip_headers: bool = False  # drip the status line and headers too
+    length: bool = True  # send content-length (else the body ends when the connection closes)
 
 
 @dataclass
@@ -193,14 +199,29 @@ def _handler(fake: FakeServer) -> type[BaseHTTPRequestHandler]:
                 data, kind = reply.body.encode(), "text/plain"
             else:
                 data, kind = reply.body or b"", "application/octet-stream"
-            self.send_response(reply.status)
-            self.send_header("content-type", kind)
-            self.send_header("content-length", str(len(data)))
-            for name, value in reply.headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
-            self.wfile.flush()
+            phrase = HTTPStatus(reply.status).phrase if reply.status in _KNOWN else ""
+            head = [f"HTTP/1.1 {reply.status} {phrase}", f"content-type: {kind}"]
+            if reply.length:
+                head.append(f"content-length: {len(data)}")
+            else:
+                self.close_connection = True
+                head.append("connection: close")
+            head.extend(f"{name}: {value}" for name, value in reply.headers.items())
+            raw_head = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1")
+            self._write(raw_head, reply.drip if reply.drip_headers else 0.0)
+            self._write(data, reply.drip)
+
+        def _write(self, data: bytes, drip: float) -> None:
+            """Send ``data``, one byte every ``drip`` seconds if asked: a bounded loop that
+            ends with the data, or earlier with an OSError when the client hangs up."""
+            if not drip:
+                self.wfile.write(data)
+                self.wfile.flush()
+                return
+            for i in range(len(data)):
+                self.wfile.write(data[i : i + 1])
+                self.wfile.flush()
+                time.sleep(drip)
 
         def log_message(self, format: str, *args: object) -> None:
             pass

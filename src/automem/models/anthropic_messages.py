@@ -2,11 +2,12 @@
 
 Specs: ``anthropic:claude-sonnet-5-5``, ``anthropic:claude-haiku-4-5,prompt_cache=on``.
 Options: ``base_url`` (default ``$ANTHROPIC_BASE_URL`` or https://api.anthropic.com),
-``api_key_env`` (default ``ANTHROPIC_API_KEY``), ``anthropic_version`` (header, default
+``api_key_env`` (default ``ANTHROPIC_API_KEY``; it must be set unless ``base_url`` is on
+loopback), ``anthropic_version`` (header, default
 2023-06-01), ``prompt_cache`` (mark the system prompt and the last message as cache
 breakpoints, default off), and the HTTP options of the ``openai`` backend (``timeout``,
 ``max_retries``, ``max_connections``, ``backoff_base``, ``backoff_max``, ``max_wait``,
-``price=IN/OUT[/CACHED_IN[/CACHE_WRITE]]``).
+``max_response_bytes``, ``price=IN/OUT[/CACHED_IN[/CACHE_WRITE]]``).
 
 System messages go to the top-level ``system`` field (joined by blank lines, wherever they
 were); consecutive messages of one role are joined. ``temperature`` and ``top_p`` are sent

@@ -9,8 +9,10 @@ Error kinds (``ModelError.kind``) the HTTP backends raise:
 * ``quota``: 429 that says the account is out of credit (``insufficient_quota``); never retried.
 * ``rate_limited``: 429 after the retries, or a retry-after longer than the allowed wait.
 * ``server_error``: 5xx/529 (overloaded), 409, after the retries.
-* ``timeout``: the server did not answer within the timeout, after the retries.
+* ``timeout``: the whole answer did not arrive within the timeout, after the retries.
 * ``connection``: refused, reset or dropped connections, after the retries.
+* ``dns``: the base_url's host name cannot be resolved; never retried.
+* ``response_too_large``: the answer is larger than max_response_bytes; never retried.
 * ``malformed_response``: a 2xx answer that is not the protocol's JSON, after a couple of retries.
 """
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import abc
+import ipaddress
 import re
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from automem.core import ChatModel, Completion, CompletionRequest, ModelIdentity, Usage
 from automem.models.options import SpecOptions
@@ -53,8 +55,10 @@ class HostedChatModel(ChatModel):
         """Identity, counters and transport, the same for every HTTP backend.
 
         ``details`` are the backend's own output-affecting settings; the identity adds the
-        API, the public base URL (never a key) and the price.
+        API, the public base URL (never a key) and the price. A server that is not on loopback
+        needs a key: without one this raises ValueError before any call.
         """
+        require_key(settings, redact_spec(spec or f"{backend}:{name}"))
         self.name = name
         self.price = price
         self._stats = CallStats()
@@ -86,7 +90,8 @@ class HostedChatModel(ChatModel):
         self._stats.add("calls")
         started = time.perf_counter()
         body = self.body(request)
-        reply, _attempts = self.transport.post(self.path, body, self.parse)
+        limit = self.transport.settings.response_limit(request.sampling.max_tokens)
+        reply, _attempts = self.transport.post(self.path, body, self.parse, max_bytes=limit)
         latency = time.perf_counter() - started
         cost = None
         if self.price is not None:
@@ -115,6 +120,28 @@ class HostedChatModel(ChatModel):
     @abc.abstractmethod
     def parse(self, data: Any) -> Reply:
         """Read a 2xx JSON answer; raise MalformedResponse (or UpstreamFailure) if it is none."""
+
+
+def require_key(settings: HttpSettings, spec: str) -> None:
+    """Refuse a keyless model unless its server is on loopback (a local server may need none)."""
+    if settings.api_key or is_loopback_url(settings.base_url):
+        return
+    raise ValueError(
+        f"model spec {spec!r}: no API key: ${settings.api_key_env} is not set. Set it, or "
+        "name the variable that holds the key with api_key_env=NAME (only a base_url on "
+        "loopback may go without a key)"
+    )
+
+
+def is_loopback_url(url: str) -> bool:
+    """Whether the URL's host is ``localhost`` or a loopback IP address (no DNS lookup)."""
+    host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def count(container: object, key: str, *, required: bool = True) -> int:
@@ -152,4 +179,12 @@ def redact_spec(text: str) -> str:
     return _USERINFO.sub("://", text)
 
 
-__all__ = ["HostedChatModel", "Reply", "count", "redact_spec", "spec_price"]
+__all__ = [
+    "HostedChatModel",
+    "Reply",
+    "count",
+    "is_loopback_url",
+    "redact_spec",
+    "require_key",
+    "spec_price",
+]

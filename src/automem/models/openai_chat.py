@@ -8,10 +8,13 @@ OpenAI, OpenRouter, vLLM, SGLang, Ollama (``/v1``) and llama.cpp's server all an
     openai:my-model,base_url=http://127.0.0.1:8080/v1,price=0.2/0.8
 
 Options: ``base_url`` (default ``$OPENAI_BASE_URL`` or https://api.openai.com/v1),
-``api_key_env`` (default ``OPENAI_API_KEY``; no key means no Authorization header, fine for
-local servers), ``timeout`` (s, default 300), ``max_retries`` (5), ``max_connections`` (32),
-``backoff_base`` (s, 1), ``backoff_max`` (s, 60), ``max_wait`` (longest retry-after honoured,
-s, 120), ``price`` (``IN/OUT[/CACHED_IN]`` USD per 1M tokens; default from the price table),
+``api_key_env`` (default ``OPENAI_API_KEY``; it must be set unless ``base_url`` is on
+loopback, where no key means no Authorization header), ``timeout`` (s, default 300: the
+deadline of one whole attempt, from connecting to the answer's last byte, not of each read),
+``max_retries`` (5), ``max_connections`` (32), ``backoff_base`` (s, 1), ``backoff_max`` (s,
+60), ``max_wait`` (longest retry-after honoured, s, 120), ``max_response_bytes`` (largest
+answer accepted; default 1 MiB + 256 bytes per requested token), ``price``
+(``IN/OUT[/CACHED_IN]`` USD per 1M tokens; default from the price table),
 ``guided`` (how to send the phase grammar when the scaffold asks for constrained output:
 ``off``, ``vllm`` = ``structured_outputs.grammar`` (vLLM >= 0.10.2), ``vllm-legacy`` =
 ``guided_grammar`` (older vLLM), ``llamacpp`` = ``grammar``, ``sglang`` = ``ebnf``; ``on`` is

@@ -4,6 +4,11 @@ One :class:`HttpTransport` (one ``httpx.Client``) serves every thread that calls
 httpx's pool is thread-safe, and ``max_connections`` caps how many requests are in flight at
 once (further calls wait for a free connection, they are not serialised behind one lock).
 
+``timeout`` is the deadline of one whole attempt (connect, send, and read the full answer),
+not of each read: a server that trickles bytes is cut off at it (see
+:mod:`automem.models.deadline`). An answer larger than ``max_response_bytes`` (by default
+1 MiB plus 256 bytes per requested token) is refused while it is read.
+
 Retries use exponential backoff with full jitter (a uniform wait in
 ``[0, min(backoff_max, backoff_base * 2**n)]``), or exactly the server's ``retry-after``
 when it gives one. Transient failures are retried: 408, 409, 429, 5xx (incl. 529),
@@ -14,7 +19,9 @@ timeouts, refused/reset/dropped connections, and malformed 2xx bodies (at most
 
 from __future__ import annotations
 
+import json
 import random
+import socket
 import threading
 import time
 from collections import Counter
@@ -26,12 +33,15 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from automem.core import ModelError
+from automem.models.deadline import Deadline, bound_client
 from automem.models.errors import Failure, classify, truncate
 from automem.models.options import SpecOptions
 
 T = TypeVar("T")
 
 MALFORMED_RETRIES = 2
+RESPONSE_HEADROOM = 1 << 20  # bytes of an answer besides its tokens (JSON, usage, metadata)
+BYTES_PER_TOKEN = 256  # generous: a token is a few characters, escaped at most 6 bytes each
 
 HTTP_OPTIONS = (
     "base_url",
@@ -42,6 +52,7 @@ HTTP_OPTIONS = (
     "backoff_base",
     "backoff_max",
     "max_wait",
+    "max_response_bytes",
     "price",
 )
 
@@ -81,6 +92,13 @@ class HttpSettings:
     timeout: float
     max_connections: int
     policy: RetryPolicy
+    max_response_bytes: int | None = None  # None: derived from each call's max_tokens
+
+    def response_limit(self, max_tokens: int) -> int:
+        """The most bytes an answer to a call asking for ``max_tokens`` tokens may have."""
+        if self.max_response_bytes is not None:
+            return self.max_response_bytes
+        return RESPONSE_HEADROOM + BYTES_PER_TOKEN * max_tokens
 
     @property
     def public_base_url(self) -> str:
@@ -117,7 +135,12 @@ def http_settings(
         timeout=options.number("timeout", 300.0, minimum=0.001),
         max_connections=options.integer("max_connections", 32, minimum=1),
         policy=policy,
+        max_response_bytes=_optional_integer(options, "max_response_bytes"),
     )
+
+
+def _optional_integer(options: SpecOptions, key: str) -> int | None:
+    return None if options.optional(key) is None else options.integer(key, 0, minimum=1)
 
 
 class CallStats:
@@ -171,16 +194,23 @@ class HttpTransport:
                 max_keepalive_connections=settings.max_connections,
             ),
         )
+        self._deadline = Deadline()
+        bound_client(self.client, self._deadline)
 
-    def post(self, path: str, body: dict[str, Any], parse: Callable[[Any], T]) -> tuple[T, int]:
-        """The parsed answer and the number of attempts it took; raises :class:`ModelError`."""
+    def post(
+        self, path: str, body: dict[str, Any], parse: Callable[[Any], T], *, max_bytes: int
+    ) -> tuple[T, int]:
+        """The parsed answer and the number of attempts it took; raises :class:`ModelError`.
+
+        ``max_bytes`` caps the size of the answer (see :meth:`HttpSettings.response_limit`).
+        """
         url = self.settings.base_url + path
         policy = self.settings.policy
         attempts = malformed = 0
         while True:
             attempts += 1
             try:
-                return self._attempt(url, body, parse), attempts
+                return self._attempt(url, body, parse, max_bytes), attempts
             except _Failed as failed:
                 failure = failed.failure
             if failure.kind == "malformed_response":
@@ -206,25 +236,18 @@ class HttpTransport:
     def close(self) -> None:
         self.client.close()
 
-    def _attempt(self, url: str, body: dict[str, Any], parse: Callable[[Any], T]) -> T:
-        try:
-            response = self.client.post(url, json=body)
-        except httpx.ConnectTimeout:
-            raise _Failed(Failure("timeout", True, "could not connect in time")) from None
-        except httpx.TimeoutException as exc:
-            why = f"no answer within timeout={self.settings.timeout:g}s ({type(exc).__name__})"
-            raise _Failed(Failure("timeout", True, why)) from None
-        except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
-            raise _Failed(Failure("connection", True, f"{type(exc).__name__}: {exc}")) from None
-        except httpx.TransportError as exc:
-            raise _Failed(Failure("connection", False, f"{type(exc).__name__}: {exc}")) from None
-        status = response.status_code
+    def _attempt(
+        self, url: str, body: dict[str, Any], parse: Callable[[Any], T], max_bytes: int
+    ) -> T:
+        with self._deadline.running(self.settings.timeout):
+            answer = self._exchange(url, body, max_bytes)
+        status = answer.status
         if not 200 <= status < 300:
-            raise _Failed(classify(status, response.text, response.headers))
+            raise _Failed(classify(status, answer.text, answer.headers))
         try:
-            data = response.json()
+            data = json.loads(answer.content)
         except ValueError:
-            why = f"HTTP {status} body is not JSON: {truncate(response.text) or '(empty)'}"
+            why = f"HTTP {status} body is not JSON: {truncate(answer.text) or '(empty)'}"
             raise _Failed(Failure("malformed_response", True, why, status)) from None
         try:
             return parse(data)
@@ -236,6 +259,28 @@ class HttpTransport:
             why = f"unexpected response shape ({type(exc).__name__}: {exc})"
             raise _Failed(Failure("malformed_response", True, why, status)) from None
 
+    def _exchange(self, url: str, body: dict[str, Any], max_bytes: int) -> _Answer:
+        """Send one request and read its whole answer (at most ``max_bytes`` of it)."""
+        try:
+            with self.client.stream("POST", url, json=body) as response:
+                content = _read_capped(response, max_bytes)
+                return _Answer(response.status_code, response.headers, content, response.encoding)
+        except httpx.ConnectTimeout:
+            raise _Failed(Failure("timeout", True, "could not connect in time")) from None
+        except httpx.TimeoutException as exc:
+            why = f"no complete answer within timeout={self.settings.timeout:g}s"
+            raise _Failed(Failure("timeout", True, f"{why} ({type(exc).__name__})")) from None
+        except httpx.ConnectError as exc:
+            unresolved = _name_error(exc)
+            if unresolved is not None:
+                why = f"cannot resolve host {urlsplit(url).hostname!r}: {unresolved.strerror}"
+                raise _Failed(Failure("dns", False, why)) from None
+            raise _Failed(Failure("connection", True, f"{type(exc).__name__}: {exc}")) from None
+        except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+            raise _Failed(Failure("connection", True, f"{type(exc).__name__}: {exc}")) from None
+        except httpx.TransportError as exc:
+            raise _Failed(Failure("connection", False, f"{type(exc).__name__}: {exc}")) from None
+
     def _error(self, failure: Failure, attempts: int, url: str, note: str) -> ModelError:
         where = f"HTTP {failure.status}: " if failure.status is not None else ""
         hint = f"; {self.auth_hint}" if failure.kind == "auth" and self.auth_hint else ""
@@ -245,6 +290,51 @@ class HttpTransport:
             f"{where}{failure.message}{note}{hint} (POST {public_url(url)})"
         )
         return ModelError(message, kind=failure.kind, retryable=failure.retryable)
+
+
+@dataclass(frozen=True)
+class _Answer:
+    status: int
+    headers: httpx.Headers
+    content: bytes
+    encoding: str | None
+
+    @property
+    def text(self) -> str:
+        return self.content.decode(self.encoding or "utf-8", errors="replace")
+
+
+def _read_capped(response: httpx.Response, limit: int) -> bytes:
+    """The (decoded) body, refused as soon as it is known to exceed ``limit`` bytes."""
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _Failed(_too_large(limit, response.status_code, f"it declares {declared}"))
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > limit:
+            raise _Failed(_too_large(limit, response.status_code, "it goes on"))
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(limit: int, status: int, how: str) -> Failure:
+    why = (
+        f"the answer is larger than {limit} bytes ({how}); raise max_response_bytes "
+        "if that is expected (default: 1 MiB + 256 bytes per max_tokens)"
+    )
+    return Failure("response_too_large", False, why, status)
+
+
+def _name_error(exc: BaseException) -> socket.gaierror | None:
+    """The failed host-name lookup behind a connect error, if that is what it is."""
+    cause: BaseException | None = exc
+    for _ in range(8):  # httpx wraps httpcore's error, which wraps the socket's
+        if cause is None or isinstance(cause, socket.gaierror):
+            return cause
+        cause = cause.__cause__ or cause.__context__
+    return None
 
 
 def public_url(url: str) -> str:
