@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import webbrowser
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -16,7 +17,7 @@ from rich.table import Table
 from automem import __version__
 
 if TYPE_CHECKING:
-    from automem.runs.config import RunConfig
+    from automem.runs.config import RunConfig, SkippedTask
     from automem.runs.summary import RunSummary
 
 app = typer.Typer(
@@ -171,25 +172,57 @@ def eval_cmd(
             "for several games. Games without one use their v0 scaffold."
         ),
     ] = None,
+    task: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Only the tasks whose env id contains this text or glob ('maze', "
+            "'Quest-*'), ignoring case; repeat for several."
+        ),
+    ] = None,
+    episodes: Annotated[
+        int | None, typer.Option(help="Only the first N seeds of each task.")
+    ] = None,
+    max_steps: Annotated[
+        int | None, typer.Option(help="Cap every task's episodes at this many steps.")
+    ] = None,
+    skip_missing: Annotated[
+        bool,
+        typer.Option(
+            "--skip-missing",
+            help="Run without the tasks whose data set is missing (recorded in run.json).",
+        ),
+    ] = False,
     workers: WorkersOpt = 1,
     executor: ExecutorOpt = "local",
     max_cost: MaxCostOpt = None,
     max_tokens: MaxTokensOpt = None,
     ray_address: RayAddressOpt = None,
 ) -> None:
-    """Evaluate an agent on a suite (the reference protocol by default), as one resumable run."""
-    from automem.runs.suites import load_suite, suite_config
+    """Evaluate an agent on a suite (the reference protocol by default), as one resumable run.
+
+    --task, --episodes and --max-steps change the run's config: a resumed run needs the same.
+    """
+    from automem import envs
+    from automem.runs.suites import limit_suite, load_suite, suite_config
     from automem.scaffold import ScaffoldError, load
 
     try:
         chosen = load_suite(suite)
+        limited = limit_suite(chosen, patterns=task or (), episodes=episodes, max_steps=max_steps)
+        missing = envs.missing_by_env(t.env for t in limited.tasks)
+        if missing and not skip_missing:
+            raise ValueError(
+                f"{envs.missing_message(missing)} Or add --skip-missing to run the suite "
+                "without these tasks."
+            )
         given = [(ref, load(ref)) for ref in scaffold or []]
-        config = suite_config(chosen, model, given).model_copy(
+        config = suite_config(limited, model, given, skip=missing).model_copy(
             update={"constrained_output": constrained}
         )
     except (ScaffoldError, ValueError) as exc:
         raise fail(str(exc)) from None
-    out.print(f"Suite {chosen.name} v{chosen.version}: {chosen.episodes} episodes.")
+    skipped = f", {len(config.skipped)} task(s) skipped" if config.skipped else ""
+    out.print(f"Suite {chosen.name} v{chosen.version}: {config.episodes} episodes{skipped}.")
     _launch(config, out_dir, workers, executor, max_cost, max_tokens, ray_address)
 
 
@@ -206,6 +239,7 @@ def _launch(
     from automem import runs
     from automem.scaffold import ScaffoldError
 
+    _check_executor(executor)  # before the progress display draws a bar per episode
     bar = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -245,11 +279,21 @@ def _launch(
         out.print(f"Nothing to do: all {result.skipped} episodes in {out_dir} are finished.")
     else:
         out.print(f"Ran {result.ran} episode(s), {result.skipped} already finished.")
-    _print_summary(result.summary)
+    _print_summary(result.summary, config.skipped)
     out.print(f"Run directory: {out_dir}")
     errors = result.summary.overall.error_episodes if result.summary.overall else 0
     if errors:
         raise fail(f"{errors} episode(s) ended with an error; see their traces", code=1)
+
+
+def _check_executor(executor: str) -> None:
+    """Fail in one line if the executor's package is not installed."""
+    if executor != "ray":
+        return
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        raise fail("--executor ray needs the ray package: pip install 'automem[ray]'") from None
 
 
 def _add_column(table: Table, name: str) -> None:
@@ -260,7 +304,7 @@ def _add_column(table: Table, name: str) -> None:
         table.add_column(name, justify="right", no_wrap=True)
 
 
-def _print_summary(summary: RunSummary) -> None:
+def _print_summary(summary: RunSummary, skipped: Sequence[SkippedTask] = ()) -> None:
     table = Table(title="Progression % (mean ± standard error)")
     columns = ("task", "n", "progression", "return", "steps", "tok/step", "fallback", "invalid")
     for column in columns:
@@ -277,6 +321,10 @@ def _print_summary(summary: RunSummary) -> None:
             str(group.invalid_actions),
         )
     out.print(table)
+    if skipped:
+        out.print("[yellow]Skipped tasks[/] (not run, so not in the means above):")
+    for task in skipped:
+        out.print(f"  {escape(task.env)}: {escape(task.reason)}", highlight=False, soft_wrap=True)
 
 
 # --------------------------------------------------------------------------- scaffold
@@ -475,17 +523,43 @@ def compare_cmd(
     run_b: Annotated[Path, typer.Argument(help="The run compared with it (B).")],
     confidence: Annotated[float, typer.Option(help="Confidence level of the intervals.")] = 0.95,
     resamples: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 10_000,
+    allow_mismatch: Annotated[
+        bool,
+        typer.Option(
+            "--allow-mismatch",
+            help="Compare even if paired episodes had different step caps, or the runs differ "
+            "in both scaffold and model; the differences are listed first.",
+        ),
+    ] = False,
 ) -> None:
     """Paired comparison B - A: progression differences per task and overall, with bootstrap
-    confidence intervals (episodes paired by task and seed), and behavioural deltas."""
+    confidence intervals (episodes paired by task and seed), and behavioural deltas.
+
+    The runs must differ in one of scaffold and model and have the same step caps."""
     from automem.runs import RunDirError
-    from automem.runs.compare import compare_runs
+    from automem.runs.compare import compare_runs, confounded
     from automem.traces import TraceError
 
     try:
-        result = compare_runs(run_a, run_b, confidence=confidence, resamples=resamples)
+        result = compare_runs(
+            run_a,
+            run_b,
+            confidence=confidence,
+            resamples=resamples,
+            allow_mismatch=allow_mismatch,
+        )
     except (RunDirError, TraceError, ValueError) as exc:
         raise fail(str(exc)) from None
+    for difference in result.differences:
+        out.print(f"differs: {escape(difference.describe())}", highlight=False, soft_wrap=True)
+    if not result.differences:
+        out.print("The runs have the same model, scaffolds and step caps.")
+    if confounded(result.differences):
+        err.print(
+            "[yellow]warning:[/] compared despite the mismatched settings above "
+            "(--allow-mismatch): B - A mixes their effects.",
+            soft_wrap=True,
+        )
     level = f"{100 * confidence:.0f}%"
     table = Table(title=f"Progression, B - A (percentage points, {level} interval)")
     for column in ("task", "pairs", "A %", "B %", "B - A [interval]"):
@@ -510,8 +584,6 @@ def compare_cmd(
     for label, missing in (("A", result.only_in_a), ("B", result.only_in_b)):
         if missing:
             err.print(f"Only in {label} (not compared): {', '.join(missing)}", soft_wrap=True)
-    if result.overall is None:
-        raise fail("the runs share no episode (task and seed) to compare")
 
 
 @app.command("report")
@@ -610,11 +682,31 @@ def summary_cmd(run_dir: Annotated[Path, typer.Argument(help="A run directory.")
 
     try:
         summary = summarise(list(RunDir(run_dir).finished().values()))
+        skipped = _skipped_tasks(run_dir)
     except (RunDirError, FileNotFoundError) as exc:
         raise fail(str(exc)) from None
     if not summary.episodes:
         raise fail(f"{run_dir} has no finished episodes")
-    _print_summary(summary)
+    _print_summary(summary, skipped)
+
+
+def _skipped_tasks(run_dir: Path) -> tuple[SkippedTask, ...]:
+    """The tasks run.json's config records as skipped (none without a run.json)."""
+    from pydantic import ValidationError
+
+    from automem.runs import RunDir, RunDirError
+    from automem.runs.config import SkippedTask
+
+    if not (run_dir / "run.json").exists():
+        return ()
+    stored = RunDir(run_dir).read_json("run.json")
+    try:
+        config = stored.get("config") or {}
+        return tuple(SkippedTask.model_validate(t) for t in config.get("skipped", []))
+    except (ValidationError, AttributeError, TypeError):
+        raise RunDirError(
+            f"{run_dir / 'run.json'}: config.skipped must be a list of {{env, reason}} objects"
+        ) from None
 
 
 if __name__ == "__main__":

@@ -111,6 +111,19 @@ class StepResult:
         return self.terminated or self.truncated
 
 
+class MissingData(Frozen):
+    """A data set an environment needs that is not on this machine, and how to get it."""
+
+    data: str = Field(description="What is missing, e.g. 'the Boxoban level files'.")
+    looked: str = Field("", description="Where it was looked for.")
+    fix: str = Field(description="How to get it: one sentence, no line breaks.")
+
+    def message(self, envs: str, *, several: bool = False) -> str:
+        """One line: ``envs`` need(s) the data (where it was looked for), then the fix."""
+        where = f" (looked in {self.looked})" if self.looked else ""
+        return f"{envs} need{'' if several else 's'} {self.data}{where}. {self.fix}"
+
+
 class TextEnv(abc.ABC):
     """A game seen through text. Subclasses set the class attributes and implement three methods.
 
@@ -133,6 +146,15 @@ class TextEnv(abc.ABC):
     @property
     @abc.abstractmethod
     def progression(self) -> float: ...
+
+    @classmethod
+    def missing_data(cls, **kwargs: Any) -> MissingData | None:
+        """The data set this env (made with ``kwargs``) needs and cannot find, else None.
+
+        Checked before a run writes anything, so a missing download fails in one line
+        instead of in every episode. Envs that need no data keep this default.
+        """
+        return None
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources; the default has none."""

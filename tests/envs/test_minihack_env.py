@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from automem import envs
 from automem.envs import make
 from automem.envs.nethack import boxoban, progress
 from automem.envs.nethack.env import MINIHACK_TASKS, MiniHackTextEnv
@@ -195,9 +196,11 @@ def test_missing_boxoban_levels_say_how_to_get_them(
     with pytest.raises(boxoban.BoxobanLevelsMissing) as info:
         make("minihack/MiniHack-Boxoban-Hard-v0", boxoban_levels=tmp_path)
     message = str(info.value)
-    assert str(tmp_path / "hard") in message
-    assert boxoban.LEVELS_ENV in message
-    assert "git clone --depth 1 https://github.com/google-deepmind/boxoban-levels" in message
+    assert "\n" not in message and f"the levels_dir argument: {tmp_path}" in message
+    # The public data set by name, fetched where there is internet, then pointed to.
+    assert "Download the boxoban-levels data set" in message
+    assert "on a machine with internet access" in message
+    assert f"then set {boxoban.LEVELS_ENV}=DIR" in message
     monkeypatch.setenv(boxoban.LEVELS_ENV, str(tmp_path / "nowhere"))
     with pytest.raises(FileNotFoundError, match="AUTOMEM_BOXOBAN_LEVELS"):
         boxoban.load_levels("MiniHack-Boxoban-Medium-v0")
@@ -206,6 +209,20 @@ def test_missing_boxoban_levels_say_how_to_get_them(
         monkeypatch.delenv(boxoban.LEVELS_ENV)
         with pytest.raises(boxoban.BoxobanLevelsMissing, match="minihack's download location"):
             boxoban.load_levels("MiniHack-Boxoban-Hard-v0")
+
+
+def test_the_data_check_says_what_is_missing_before_an_env_is_made(
+    levels: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(boxoban.LEVELS_ENV, str(tmp_path / "empty"))
+    hard = envs.missing_data("minihack/MiniHack-Boxoban-Hard-v0")
+    assert hard is not None and hard.data == "the Boxoban level files"
+    assert hard.looked == f"${boxoban.LEVELS_ENV}: {tmp_path / 'empty'}"
+    assert hard == envs.missing_data("minihack/MiniHack-Boxoban-Medium-v0")  # one fix for both
+    assert envs.missing_data("minihack/MiniHack-MazeWalk-9x9-v0") is None
+    assert envs.missing_data("crafter") is None
+    monkeypatch.setenv(boxoban.LEVELS_ENV, str(levels))
+    assert envs.missing_data("minihack/MiniHack-Boxoban-Hard-v0") is None
 
 
 def test_boxoban_files_parse_like_minihack() -> None:

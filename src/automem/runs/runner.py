@@ -94,6 +94,8 @@ def run(
         raise ValueError("--ray-address needs --executor ray")
     for task_config in config.tasks:
         envs.spec(task_config.env)  # an unknown env id fails here, before anything is written
+    if missing := envs.missing_by_env(t.env for t in config.tasks):  # so does missing data
+        raise ValueError(envs.missing_message(missing))
     loaded, scaffold_of = _load_scaffolds(config)
     identity = load_model(config.model, seed=0).identity
     run_dir = RunDir.create_or_resume(out, config, loaded, identity)

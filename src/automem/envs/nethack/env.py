@@ -52,7 +52,7 @@ from typing import Any
 
 import numpy as np
 
-from automem.core import ActionSpec, Observation, StepResult, TextEnv
+from automem.core import ActionSpec, MissingData, Observation, StepResult, TextEnv
 from automem.envs.nethack import boxoban, progress
 from automem.envs.nethack.actions import (
     MINIHACK_DEFAULT,
@@ -386,6 +386,18 @@ class MiniHackTextEnv(_NLETextEnv):
             tuple(env.actions), MINIHACK_NAMES, MINIHACK_DEFAULT, prompt_letters=prompt_letters
         )
         super().__init__(max_steps=max_steps, vocab=vocab, env=env)
+
+    @classmethod
+    def missing_data(
+        cls,
+        task: str = "MiniHack-Quest-Easy-v0",
+        boxoban_levels: str | os.PathLike[str] | None = None,
+        **_: Any,
+    ) -> MissingData | None:
+        """The Boxoban tasks need the level files; the other tasks need nothing."""
+        if task not in boxoban.TASK_SUBDIRS:
+            return None
+        return boxoban.missing_levels(task, boxoban_levels)
 
     def _seed_game(self, seed: int) -> None:
         if self._levels is not None:
