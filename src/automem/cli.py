@@ -103,6 +103,15 @@ ConstrainedOpt = Annotated[
         "routine.constrained_output.",
     ),
 ]
+PluginOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--plugin",
+        help="A module ('pkg.mod') or Python file ('path/file.py') to import first, in this "
+        "process and in every worker: it may register helpers, model backends and environments. "
+        "Repeat for several.",
+    ),
+]
 DEFAULT_MODEL = "local:smollm2-135m"
 
 
@@ -131,6 +140,7 @@ def run_cmd(
     max_cost: MaxCostOpt = None,
     max_tokens: MaxTokensOpt = None,
     ray_address: RayAddressOpt = None,
+    plugin: PluginOpt = None,
     out_dir: Annotated[
         Path, typer.Option("--out", help="Run directory (created or resumed).")
     ] = Path("runs/demo"),
@@ -150,6 +160,7 @@ def run_cmd(
             max_steps=max_steps,
             scaffold=scaffold,
             constrained_output=constrained,
+            plugins=tuple(plugin or ()),
         )
     except ValueError as exc:
         raise fail(str(exc)) from None
@@ -176,6 +187,7 @@ def eval_cmd(
     max_cost: MaxCostOpt = None,
     max_tokens: MaxTokensOpt = None,
     ray_address: RayAddressOpt = None,
+    plugin: PluginOpt = None,
 ) -> None:
     """Evaluate an agent on a suite (the reference protocol by default), as one resumable run."""
     from automem.runs.suites import load_suite, suite_config
@@ -185,7 +197,7 @@ def eval_cmd(
         chosen = load_suite(suite)
         given = [(ref, load(ref)) for ref in scaffold or []]
         config = suite_config(chosen, model, given).model_copy(
-            update={"constrained_output": constrained}
+            update={"constrained_output": constrained, "plugins": tuple(plugin or ())}
         )
     except (ScaffoldError, ValueError) as exc:
         raise fail(str(exc)) from None

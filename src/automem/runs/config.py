@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 
 class TaskConfig(BaseModel):
@@ -37,6 +45,23 @@ class TaskConfig(BaseModel):
         return self.scaffold or default_for_game(self.env)
 
 
+class Component(BaseModel):
+    """A user-registered helper, model backend or environment a run uses, and where it lives.
+
+    Worker processes start with only the built-in registrations; they register each component
+    again from ``ref`` (``"module:qualname"``, or an environment's own entry point string).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["helper", "backend", "env"]
+    name: str
+    ref: str
+    kwargs: dict[str, Any] = Field(
+        default_factory=dict, description="An environment's registered keyword arguments."
+    )
+
+
 class RunConfig(BaseModel):
     """Everything that determines a run's episodes. Stored in run.json; a resumed run must match.
 
@@ -53,6 +78,26 @@ class RunConfig(BaseModel):
         description="Override every scaffold's routine.constrained_output (None keeps theirs); "
         "the run stores the scaffolds as changed.",
     )
+    plugins: tuple[str, ...] = Field(
+        (),
+        description="Modules ('pkg.mod') or Python files ('path/file.py') imported before the "
+        "run and in every worker first; importing them may register components.",
+    )
+    components: tuple[Component, ...] = Field(
+        (),
+        description="The user-registered components the run uses, recorded at run start so "
+        "that every worker can register them again.",
+    )
+
+    @model_serializer(mode="wrap")
+    def _omit_no_plugins(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # A run without plugins stores the same run.json as before these fields existed, so
+        # older run directories still resume.
+        data = handler(self)
+        for key in ("plugins", "components"):
+            if not data.get(key):
+                data.pop(key, None)
+        return data
 
     @model_validator(mode="before")
     @classmethod
