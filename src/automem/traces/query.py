@@ -4,8 +4,10 @@ Views: ``records`` (every trace record, with ``run`` and ``episode`` columns), a
 record type: ``steps``, ``commands``, ``calls``, ``messages``, ``observations``, ``events``,
 ``headers``, ``ends``. For example, empty searches per run::
 
-    SELECT run, count(*) FILTER (WHERE result LIKE '0 matches%') / count(*) AS empty_rate
+    SELECT run, count(*) FILTER (WHERE matches = 0) / count(*) AS empty_rate
     FROM commands WHERE op = 'SEARCH' AND ok GROUP BY run
+
+(``matches`` is recorded from trace schema version 2 on; version 1 traces leave it null.)
 """
 
 from __future__ import annotations
