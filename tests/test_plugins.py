@@ -23,7 +23,7 @@ from automem.envs import registry as env_registry
 from automem.models import registry as models
 from automem.models.registry import register_backend
 from automem.runs import RunConfig, run
-from automem.runs.plugins import PluginError
+from automem.runs.plugins import PluginError, load_plugins, module_name
 from automem.scaffold import HelperConfig, dump, load
 from automem.traces import Trace
 from tests.conftest import LineEnv
@@ -226,3 +226,13 @@ def test_a_run_without_plugins_stores_its_config_as_before() -> None:
     assert set(config.model_dump(mode="json")) == {"model", "tasks", "constrained_output"}
     with_plugin = config.model_copy(update={"plugins": ("tests.plugins_example",)})
     assert with_plugin.model_dump(mode="json")["plugins"] == ["tests.plugins_example"]
+
+
+def test_a_plugin_file_that_fails_is_named_and_not_half_loaded(tmp_path: Path) -> None:
+    bad = tmp_path / "broken_plugin.py"
+    bad.write_text("import os\nraise RuntimeError('no GPU here')\n")
+    with pytest.raises(PluginError, match=r"broken_plugin.py' failed on import: RuntimeError"):
+        load_plugins([str(bad)])
+    assert module_name(bad.resolve()) not in sys.modules  # a fixed file loads on the next try
+    with pytest.raises(PluginError, match=r"plugin file .*absent.py does not exist"):
+        load_plugins([str(tmp_path / "absent.py")])

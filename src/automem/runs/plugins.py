@@ -56,6 +56,7 @@ class PluginSet:
 
 
 def is_file(entry: str) -> bool:
+    """A plugin ending in ``.py`` or holding a ``/`` is a file path; anything else a module."""
     return entry.endswith(".py") or "/" in entry
 
 
