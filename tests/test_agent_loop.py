@@ -63,10 +63,14 @@ def test_action_after_a_read_in_the_same_reply_is_not_committed(tmp_path: Path) 
     action_cmds = [c for c in trace.commands if c.op == "ACTION"]
     assert [c.ok for c in action_cmds] == [False, True]
     assert "not yet seen the results" in action_cmds[0].result
-    # The second call's prompt contains the READ result before the model commits.
+    # The second call's prompt shows the READ result, then the refusal, before the model commits.
     calls = trace.of_type(CallRecord)
     second = trace.conversation(calls[1])
-    assert "[strategy is empty]" in second[-2]["content"] or "empty" in second[-2]["content"]
+    shown = second[-2]
+    assert shown["role"] == "user"
+    first, refusal = shown["content"].split("\n")[:2]
+    assert first == "[READ|strategy] [strategy is empty]"
+    assert refusal.startswith("ERROR: ACTION not committed: you had not yet seen the results")
     step = trace.steps[0]
     assert step.proposed == "left" and step.action == "left" and step.fallback is None
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from automem.traces import Trace, TraceError
+from automem.traces import TRACE_SCHEMA_VERSION, Trace, TraceError
 from tests.conftest import play
 
 
@@ -39,7 +39,9 @@ def test_a_record_of_unknown_type_is_named(good_trace: Path) -> None:
 
 
 def test_a_newer_schema_version_is_refused(good_trace: Path) -> None:
-    text = good_trace.read_text().replace('"schema_version":1', '"schema_version":99', 1)
+    current = f'"schema_version":{TRACE_SCHEMA_VERSION}'
+    assert current in good_trace.read_text()
+    text = good_trace.read_text().replace(current, '"schema_version":99', 1)
     good_trace.write_text(text)
     with pytest.raises(TraceError, match="schema version 99 is not supported"):
         Trace.read(good_trace)

@@ -104,6 +104,15 @@ ConstrainedOpt = Annotated[
         "routine.constrained_output.",
     ),
 ]
+PluginOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--plugin",
+        help="A module ('pkg.mod') or Python file ('path/file.py') to import first, in this "
+        "process and in every worker: it may register helpers, model backends and environments. "
+        "Repeat for several.",
+    ),
+]
 DEFAULT_MODEL = "local:smollm2-135m"
 
 
@@ -132,6 +141,7 @@ def run_cmd(
     max_cost: MaxCostOpt = None,
     max_tokens: MaxTokensOpt = None,
     ray_address: RayAddressOpt = None,
+    plugin: PluginOpt = None,
     out_dir: Annotated[
         Path, typer.Option("--out", help="Run directory (created or resumed).")
     ] = Path("runs/demo"),
@@ -151,6 +161,7 @@ def run_cmd(
             max_steps=max_steps,
             scaffold=scaffold,
             constrained_output=constrained,
+            plugins=tuple(plugin or ()),
         )
     except ValueError as exc:
         raise fail(str(exc)) from None
@@ -197,6 +208,7 @@ def eval_cmd(
     max_cost: MaxCostOpt = None,
     max_tokens: MaxTokensOpt = None,
     ray_address: RayAddressOpt = None,
+    plugin: PluginOpt = None,
 ) -> None:
     """Evaluate an agent on a suite (the reference protocol by default), as one resumable run.
 
@@ -217,7 +229,7 @@ def eval_cmd(
             )
         given = [(ref, load(ref)) for ref in scaffold or []]
         config = suite_config(limited, model, given, skip=missing).model_copy(
-            update={"constrained_output": constrained}
+            update={"constrained_output": constrained, "plugins": tuple(plugin or ())}
         )
     except (ScaffoldError, ValueError) as exc:
         raise fail(str(exc)) from None

@@ -142,6 +142,15 @@ def test_search_and_count_need_keyword(store: MemoryStore) -> None:
     )
 
 
+def test_search_and_count_records_carry_the_match_count(store: MemoryStore) -> None:
+    assert run(store, "SEARCH", "notes", "tree").matches == 2
+    assert run(store, "SEARCH", "notes", "diamond").matches == 0
+    assert run(store, "COUNT", "notes", "at").matches == 3
+    assert run(store, "SEARCH", "notes", "").matches is None  # refused: nothing was counted
+    assert run(store, "READ", "notes").matches is None
+    assert run(store, "APPEND", "notes", "tree again").matches is None
+
+
 def test_count(store: MemoryStore) -> None:
     assert run(store, "COUNT", "notes", "TrEe").result == '2 matches in notes for "TrEe"'
     assert run(store, "COUNT", "notes", "at").result == '3 matches in notes for "at"'

@@ -72,6 +72,7 @@ _ENTRY_POINTS: dict[str, str] = {
     "stuck_detector": "automem.agent.stuck:StuckDetector",
     "neighbour_map": "automem.envs.nle_map:NeighbourMap",
 }
+_BUILTIN = dict(_ENTRY_POINTS)  # what every fresh process (a worker) knows without plugins
 
 
 def register_helper(name: str, entry_point: str | type[Helper], *, overwrite: bool = False) -> None:
@@ -88,6 +89,14 @@ def _remember(cls: type[Helper]) -> str:
     key = f"__class__:{cls.__module__}.{cls.__qualname__}"
     _CLASSES[key] = cls
     return key
+
+
+def user_helper(name: str) -> str | type[Helper] | None:
+    """What a non-built-in helper was registered with (entry point or class); else None."""
+    entry = _ENTRY_POINTS.get(name)
+    if entry is None or _BUILTIN.get(name) == entry:
+        return None
+    return _CLASSES.get(entry, entry)
 
 
 def helper_names() -> list[str]:

@@ -71,12 +71,19 @@ def make(env_id: str, **overrides: Any) -> TextEnv:
     return env_spec.load()(**{**env_spec.kwargs, **overrides})
 
 
+def is_builtin(env_id: str) -> bool:
+    """Whether ``env_id`` is registered as automem itself registers it (every worker knows it)."""
+    _register_builtins()
+    return env_id in _BUILTIN and _REGISTRY.get(env_id) is _BUILTIN[env_id]
+
+
 def registered() -> list[EnvSpec]:
     _register_builtins()
     return [_REGISTRY[k] for k in sorted(_REGISTRY)]
 
 
 _builtins_done = False
+_BUILTIN: dict[str, EnvSpec] = {}
 
 
 def _register_builtins() -> None:
@@ -85,4 +92,7 @@ def _register_builtins() -> None:
     if _builtins_done:
         return
     _builtins_done = True
+    before = dict(_REGISTRY)
     from automem.envs import builtin  # noqa: F401  (registers on import)
+
+    _BUILTIN.update((k, v) for k, v in _REGISTRY.items() if before.get(k) is not v)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -65,6 +65,23 @@ class SkippedTask(BaseModel):
     reason: str
 
 
+class Component(BaseModel):
+    """A user-registered helper, model backend or environment a run uses, and where it lives.
+
+    Worker processes start with only the built-in registrations; they register each component
+    again from ``ref`` (``"module:qualname"``, or an environment's own entry point string).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["helper", "backend", "env"]
+    name: str
+    ref: str
+    kwargs: dict[str, Any] = Field(
+        default_factory=dict, description="An environment's registered keyword arguments."
+    )
+
+
 class RunConfig(BaseModel):
     """Everything that determines a run's episodes. Stored in run.json; a resumed run must match.
 
@@ -84,13 +101,25 @@ class RunConfig(BaseModel):
     skipped: tuple[SkippedTask, ...] = Field(
         (), description="Tasks of the suite not run (eval --skip-missing), with the reason."
     )
+    plugins: tuple[str, ...] = Field(
+        (),
+        description="Modules ('pkg.mod') or Python files ('path/file.py') imported before the "
+        "run and in every worker first; importing them may register components.",
+    )
+    components: tuple[Component, ...] = Field(
+        (),
+        description="The user-registered components the run uses, recorded at run start so "
+        "that every worker can register them again.",
+    )
 
     @model_serializer(mode="wrap")
-    def _omit_no_skips(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        # Runs without skipped tasks keep the run.json config they always had (resume compares it).
+    def _omit_empty_extras(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # A run without skipped tasks or plugins stores the same run.json config as before these
+        # fields existed, so older run directories still resume (resume compares the config).
         data = handler(self)
-        if not self.skipped:
-            data.pop("skipped", None)
+        for key in ("skipped", "plugins", "components"):
+            if not data.get(key):
+                data.pop(key, None)
         return data
 
     @model_validator(mode="before")

@@ -28,6 +28,7 @@ from automem import scaffold as scaffolds
 from automem.agent.loop import Episode
 from automem.core import ChatModel
 from automem.models import load_model
+from automem.runs import plugins
 from automem.runs.budget import Budget, BudgetMeter
 from automem.runs.config import RunConfig, TaskConfig
 from automem.runs.directory import RunDir, episode_id
@@ -92,11 +93,14 @@ def run(
         raise ValueError("budgets are not supported with --executor ray yet; use process/thread")
     if executor != "ray" and ray_address is not None:
         raise ValueError("--ray-address needs --executor ray")
+    plugins.load_plugins(config.plugins)  # they may register the run's envs, helpers, backend
     for task_config in config.tasks:
         envs.spec(task_config.env)  # an unknown env id fails here, before anything is written
     if missing := envs.missing_by_env(t.env for t in config.tasks):  # so does missing data
         raise ValueError(envs.missing_message(missing))
     loaded, scaffold_of = _load_scaffolds(config)
+    spawns = executor == "ray" or (executor == "local" and workers > 1)
+    config = plugins.prepare(config, loaded.values(), workers=spawns)
     identity = load_model(config.model, seed=0).identity
     run_dir = RunDir.create_or_resume(out, config, loaded, identity)
     meter = BudgetMeter(budget) if budget is not None and not budget.unlimited else None
@@ -119,10 +123,11 @@ def run(
             if progress:
                 progress(task.episode_id, 0, 0)
         ran = 0
+        plugin_set = plugins.PluginSet.of(config)
         episodes = (
-            _execute_ray(tasks, workers, progress, ray_address)
+            _execute_ray(tasks, workers, progress, ray_address, plugin_set)
             if executor == "ray"
-            else _execute(tasks, workers, executor, meter, progress)
+            else _execute(tasks, workers, executor, meter, progress, plugin_set)
         )
         for finished in episodes:
             ran += 1
@@ -186,6 +191,7 @@ def _execute(
     executor: Executor,
     meter: BudgetMeter | None,
     progress: ProgressCallback | None,
+    plugin_set: plugins.PluginSet = plugins.PluginSet(),  # noqa: B008 - frozen
 ) -> Iterator[EpisodeSummary]:
     """Run the tasks, yielding each summary as its episode finishes."""
     if not tasks:
@@ -215,7 +221,7 @@ def _execute(
         max_workers=min(workers, len(tasks)),
         mp_context=ctx,
         initializer=_init_worker,
-        initargs=(updates, meter),
+        initargs=(updates, meter, plugin_set),
     ) as pool:
         pending: set[Future[EpisodeSummary | None]] = {
             pool.submit(_run_in_worker, t) for t in tasks
@@ -234,6 +240,7 @@ def _execute_ray(
     workers: int,
     progress: ProgressCallback | None,
     address: str | None,
+    plugin_set: plugins.PluginSet = plugins.PluginSet(),  # noqa: B008 - frozen
 ) -> Iterator[EpisodeSummary]:
     """Run each episode as a Ray task: on a local Ray instance, or on the cluster at ``address``."""
     if not tasks:
@@ -249,8 +256,8 @@ def _execute_ray(
         local = {"num_cpus": workers} if address is None else {}
         ray.init(address=address, include_dashboard=False, log_to_driver=False, **local)
     try:
-        remote = ray.remote(num_cpus=1)(run_episode)
-        pending = {remote.remote(task): task for task in tasks}
+        remote = ray.remote(num_cpus=1)(_run_ray_task)
+        pending = {remote.remote(task, plugin_set): task for task in tasks}
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1)
             for ref in ready:
@@ -325,12 +332,18 @@ def run_episode(
 
 _UPDATES: Any = None
 _METER: BudgetMeter | None = None
+_PLUGINS = plugins.PluginSet()
 
 
-def _init_worker(updates: Any, meter: BudgetMeter | None) -> None:
-    global _UPDATES, _METER
-    _UPDATES, _METER = updates, meter
+def _init_worker(updates: Any, meter: BudgetMeter | None, plugin_set: plugins.PluginSet) -> None:
+    global _UPDATES, _METER, _PLUGINS
+    _UPDATES, _METER, _PLUGINS = updates, meter, plugin_set
     _die_with_parent()
+
+
+def _run_ray_task(task: EpisodeTask, plugin_set: plugins.PluginSet) -> EpisodeSummary:
+    plugins.activate(plugin_set)  # a Ray worker knows only the built-in components
+    return run_episode(task)
 
 
 def _die_with_parent() -> None:
@@ -344,6 +357,8 @@ def _die_with_parent() -> None:
 
 
 def _run_in_worker(task: EpisodeTask) -> EpisodeSummary | None:
+    # Here rather than in the initializer: a failure then reaches the run with its message.
+    plugins.activate(_PLUGINS)
     last = [0.0]
 
     def report(episode: str, step: int, cap: int) -> None:

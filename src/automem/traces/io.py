@@ -12,8 +12,8 @@ from pydantic import BaseModel, ValidationError
 
 from automem.memory import MEMORY_OPS, JournalRecord
 from automem.traces.schema import (
+    READABLE_SCHEMA_VERSIONS,
     TRACE_RECORD,
-    TRACE_SCHEMA_VERSION,
     CallRecord,
     CommandRecord,
     EndRecord,
@@ -78,10 +78,11 @@ def iter_records(path: Path) -> Iterator[BaseModel]:
             if lineno == 1:
                 if not isinstance(record, Header):
                     raise TraceError(f"{path}:1: a trace starts with a header record")
-                if record.schema_version != TRACE_SCHEMA_VERSION:
+                if record.schema_version not in READABLE_SCHEMA_VERSIONS:
+                    known = ", ".join(map(str, READABLE_SCHEMA_VERSIONS))
                     raise TraceError(
                         f"{path}: trace schema version {record.schema_version} is not supported "
-                        f"(this AutoMem reads {TRACE_SCHEMA_VERSION})"
+                        f"(this AutoMem reads {known})"
                     )
             yield record
 
