@@ -225,3 +225,18 @@ def test_an_env_crash_is_recorded_as_an_errored_episode_with_its_work(tmp_path: 
     error = next(e for e in trace.of_type(EventRecord) if e.kind == "error")
     assert "Traceback" in error.data["traceback"]
     assert (tmp_path / "memory" / "strategy").read_text() == "keep going\nkeep going\n"
+
+
+class TitledLineEnv(LineEnv):
+    title = "The Long Line"
+
+
+def test_the_prompt_names_the_envs_title_and_its_own_episode_length(tmp_path: Path) -> None:
+    """A run capped at 1 step still tells the model the game lasts up to 50 steps."""
+    _, model = play_episode(
+        tmp_path, ["<|ACTION|>wait<|END|>"], max_steps=1, env=TitledLineEnv(max_steps=50)
+    )
+    system = model.requests[0].messages[0].content
+    assert "You are an agent playing The Long Line, a long game of up to 50 steps." in system
+    assert "Step 0 of 50." in model.requests[0].messages[1].content
+    assert LineEnv().title == "Line"  # the default: made from the game's name

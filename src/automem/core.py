@@ -135,7 +135,12 @@ class TextEnv(abc.ABC):
     game: str
     actions: tuple[ActionSpec, ...]
     default_action: str
-    max_steps: int
+    max_steps: int  # the game's own episode length (the protocol's), shown to the model
+
+    @property
+    def title(self) -> str:
+        """The game's name in prompts; a subclass may set ``title = "NetHack"`` instead."""
+        return self.game.replace("_", " ").title()
 
     @abc.abstractmethod
     def reset(self, seed: int) -> Observation: ...

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Protocol
 
 from automem.agent.helpers import Helper, HelperContext, build_helpers
-from automem.agent.prompts import GAME_TITLES, PromptRenderer
+from automem.agent.prompts import PromptRenderer
 from automem.core import (
     ChatModel,
     CompletionRequest,
@@ -406,12 +406,11 @@ class Episode:
     # ------------------------------------------------------------------ prompts and notices
 
     def _static_context(self) -> dict[str, object]:
-        game = self.env.game
         return {
-            "game": game,
-            "game_title": GAME_TITLES.get(game, game),
+            "game": self.env.game,
+            "game_title": self.env.title,
             "env_id": self.env.env_id,
-            "max_steps": self.max_steps,
+            "max_steps": self.env.max_steps,  # the game's episode length, not the run's cap
             "actions": [a.model_dump() for a in self.env.actions],
             "default_action": self.env.default_action,
         }

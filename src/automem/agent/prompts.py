@@ -28,8 +28,6 @@ COMMAND_HELP: dict[str, str] = {  # what each command does; see tag_usage for th
     "ACTION": "commit one game action (exactly as listed); this ends the step",
 }
 
-GAME_TITLES = {"crafter": "Crafter", "nethack": "NetHack", "minihack": "MiniHack"}
-
 _ENV = jinja2.Environment(
     undefined=jinja2.StrictUndefined,
     keep_trailing_newline=False,

@@ -299,6 +299,7 @@ class CrafterEnv(TextEnv):
 
     env_id = "crafter"
     game = "crafter"
+    title = "Crafter"
     actions = ACTIONS
     default_action = "Noop"
 
@@ -386,7 +387,8 @@ class CrafterEnv(TextEnv):
         """The observation of the current state (what the last reset/step returned)."""
         if not self._started:
             raise RuntimeError("call reset(seed) first")
-        return Observation(text=describe(self._sim._world, self._player, self.grid))
+        text, short_term = describe(self._sim._world, self._player, self.grid)
+        return Observation(text=text, short_term=short_term)
 
     @property
     def steps(self) -> int:
