@@ -7,11 +7,13 @@ the check is bypassed and the template is rendered directly in the sandbox.
 
 from __future__ import annotations
 
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
 import jinja2
 import pytest
+from jinja2.sandbox import SecurityError
 from typer.testing import CliRunner
 
 from automem.agent.prompts import PromptRenderer
@@ -25,7 +27,13 @@ from automem.scaffold import (
     load,
     validate_text,
 )
-from automem.scaffold.templates import SANDBOX, compile_template, render
+from automem.scaffold.templates import (
+    SANDBOX,
+    TemplateRefused,
+    check_template,
+    compile_template,
+    render,
+)
 
 ANCHOR = "Record what matters, then"  # a line of crafter-v0's log_turn
 
@@ -290,3 +298,29 @@ def test_a_bad_helper_parameter_is_refused_at_load(tmp_path: Path) -> None:
     assert validate_text(dump(good), "g.yaml").helpers[0].params == {"repeat": 3}
     cli = CliRunner().invoke(app, ["scaffold", "validate", str(path)])
     assert cli.exit_code == 1 and "helper 'stuck_detector': invalid params: repeat" in cli.output
+
+
+@pytest.mark.parametrize(
+    ("template", "refused"),
+    [
+        ("{{ 'x' * 50000000 }}", None),  # passes the check; the sandbox stops it at render
+        ("{{ 'x'|center(50000000) }}", "filter 'center'"),
+        ("{{ ('x' ~ 'y')|truncate(3, true, 'z' * 50000000) }}", None),
+    ],
+)
+def test_checking_a_template_evaluates_nothing(template: str, refused: str | None) -> None:
+    """Jinja's compiler folds constants; folding these while checking would build 50 MB."""
+    tracemalloc.start()
+    try:
+        if refused is None:
+            check_template(template, frozenset())
+        else:
+            with pytest.raises(TemplateRefused, match=refused):
+                check_template(template, frozenset())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 5_000_000
+    if refused is None:
+        with pytest.raises(SecurityError, match="would make a value of 50000000 items"):
+            render(compile_template(template), {})

@@ -205,10 +205,32 @@ class _PromptSandbox(ImmutableSandboxedEnvironment):
 
 
 SANDBOX = _PromptSandbox()
-# Parses for the check only (never renders): it knows every Jinja filter, so a refused one is
-# named by the check, and no globals, so a name such as ``lipsum`` counts as undeclared.
-_PARSER = jinja2.Environment()
-_PARSER.globals.clear()
+
+
+@jinja2.pass_context
+def _never_called(*args: Any, **kwargs: Any) -> Any:
+    raise SecurityError("the check environment renders nothing")
+
+
+class _CheckEnvironment(ImmutableSandboxedEnvironment):
+    """Parses for the check, and never evaluates: the check runs Jinja's code generator, which
+    folds constant expressions, and ``{{ 'x' * 10000000000 }}`` must not be folded while checked.
+
+    Every Jinja filter and test name exists (so a refused one is named by the check, not by a
+    syntax error) but none is callable at compile time, the folded operators are intercepted,
+    and there are no globals, so a name such as ``lipsum`` counts as undeclared.
+    """
+
+    intercepted_binops = frozenset({"*", "**", "%", "+", "-", "/", "//"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.globals.clear()
+        self.filters = dict.fromkeys(self.filters, _never_called)
+        self.tests = dict.fromkeys(self.tests, _never_called)
+
+
+_PARSER = _CheckEnvironment()
 
 
 def compile_template(text: str) -> jinja2.Template:
