@@ -34,6 +34,7 @@ from automem.scaffold.templates import (
     compile_template,
     render,
 )
+from tests.conftest import play
 
 ANCHOR = "Record what matters, then"  # a line of crafter-v0's log_turn
 
@@ -216,19 +217,27 @@ def test_every_template_field_is_checked(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("template", "problem"),
+    ("template", "chars", "problem"),
     [
-        ("{{ observation * 100000000 }}", "would make a value of"),
-        ("{{ observation|join(observation) }}", "join would make more than"),
-        ("{{ observation|join('-' * 999999) }}", "join would make more than"),
+        ("{{ observation * 100000000 }}", 2000, "would make a value of"),
+        ("{{ observation|join(observation) }}", 2000, "join would make more than"),
+        ("{{ observation|join('-' * 999999) }}", 2000, "join would make more than"),
+        (  # 200 x 200 x 200 characters: stopped once past the output cap
+            "{% for a in observation %}{% for b in observation %}{{ observation }}"
+            "{% endfor %}{% endfor %}",
+            200,
+            "the rendered text passed 1000000 characters",
+        ),
     ],
 )
-def test_sandbox_errors_at_render_are_clear_value_errors(template: str, problem: str) -> None:
+def test_sandbox_errors_at_render_are_clear_value_errors(
+    template: str, chars: int, problem: str
+) -> None:
     scaffold = load("crafter-v0")
     prompts = scaffold.prompts.model_copy(update={"log_turn": template})
     renderer = PromptRenderer(scaffold.model_copy(update={"prompts": prompts}))  # passes check
     ctx = context("turn", scaffold)
-    ctx["observation"] = "x" * 2000
+    ctx["observation"] = "x" * chars
     with pytest.raises(ValueError) as info:
         renderer.render("log_turn", **ctx)
     message = str(info.value)
@@ -324,3 +333,15 @@ def test_checking_a_template_evaluates_nothing(template: str, refused: str | Non
     if refused is None:
         with pytest.raises(SecurityError, match="would make a value of 50000000 items"):
             render(compile_template(template), {})
+
+
+def test_an_episode_whose_template_the_sandbox_stops_ends_with_the_reason(tmp_path: Path) -> None:
+    base = load("crafter-v0")
+    prompts = base.prompts.model_copy(update={"plan_turn": "{{ observation * 100000000 }}"})
+    trace, _ = play(tmp_path, [], scaffold=base.model_copy(update={"prompts": prompts}))
+    # LineEnv's first observation, "You are at cell 0 of 5.", is 23 characters.
+    assert trace.end is not None and trace.end.status == "error"
+    assert trace.end.reason == (
+        "ValueError: scaffold 'crafter-v0': template prompts.plan_turn was stopped by the "
+        "template sandbox: '*' would make a value of 2300000000 items (limit 1000000)"
+    )
