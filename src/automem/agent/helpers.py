@@ -118,9 +118,10 @@ def helper_class(name: str) -> type[Helper]:
     return getattr(importlib.import_module(module), attr)
 
 
-def build_helpers(configs: Sequence[HelperConfig]) -> list[Helper]:
-    """Instantiate a scaffold's helpers, validating each one's parameters."""
-    helpers = []
+def validate_helpers(configs: Sequence[HelperConfig]) -> list[tuple[type[Helper], BaseModel]]:
+    """Each configured helper's class and validated parameters; a ValueError names the helper,
+    the parameter and the problem."""
+    validated = []
     for config in configs:
         cls = helper_class(config.name)
         try:
@@ -130,8 +131,13 @@ def build_helpers(configs: Sequence[HelperConfig]) -> list[Helper]:
                 f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
             )
             raise ValueError(f"helper {config.name!r}: invalid params: {problems}") from None
-        helpers.append(cls(params))
-    return helpers
+        validated.append((cls, params))
+    return validated
+
+
+def build_helpers(configs: Sequence[HelperConfig]) -> list[Helper]:
+    """Instantiate a scaffold's helpers, validating each one's parameters."""
+    return [cls(params) for cls, params in validate_helpers(configs)]
 
 
 def describe(name: str) -> dict[str, Any]:

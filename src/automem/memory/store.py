@@ -37,7 +37,7 @@ from automem.memory.ops import (
     WRITE_OPS,
     in_op_order,
 )
-from automem.memory.text import byte_size, count_lines, cut, plural
+from automem.memory.text import byte_size, count_lines, cut, encodable, plural
 from automem.memory.views import count_matching, count_view, read_view, search_view, tail_view
 
 _DIGITS = re.compile(r"[0-9]+")
@@ -163,9 +163,11 @@ class MemoryStore:
             step=step,
             phase=phase,
             op=op,
-            args=args,
+            # The journal is written to the trace: whatever text it was given must be storable.
+            # Replay gives the same files, as every edit already stores the text encodable.
+            args=tuple(encodable(arg) for arg in args),
+            result=encodable(result),
             ok=outcome.ok,
-            result=result,
             file=outcome.file,
             size_before=outcome.size_before,
             size_after=outcome.size_after,
