@@ -215,10 +215,12 @@ def eval_cmd(
     --task, --episodes and --max-steps change the run's config: a resumed run needs the same.
     """
     from automem import envs
+    from automem.runs.plugins import load_plugins
     from automem.runs.suites import limit_suite, load_suite, suite_config
     from automem.scaffold import ScaffoldError, load
 
     try:
+        load_plugins(plugin or ())  # they may register the envs and helpers the suite names
         chosen = load_suite(suite)
         limited = limit_suite(chosen, patterns=task or (), episodes=episodes, max_steps=max_steps)
         missing = envs.missing_by_env(t.env for t in limited.tasks)
