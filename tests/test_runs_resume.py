@@ -13,9 +13,12 @@ from typing import Any
 
 from typer.testing import CliRunner
 
+from automem import envs
 from automem.cli import app
+from automem.core import StepResult
 from automem.runs import Budget, RunConfig, run
 from automem.traces import Trace
+from tests.conftest import LineEnv
 from tests.models.httpfake import FakeServer, Received, Reply, openai_body, openai_error
 
 runner = CliRunner()
@@ -144,3 +147,35 @@ def test_a_budget_stop_exits_non_zero_from_the_command_line(tmp_path: Path) -> N
     again = runner.invoke(app, [*args, "--out", str(tmp_path / "b")])
     assert again.exit_code == 0, again.output
     assert json.loads((tmp_path / "b" / "summary.json").read_text())["episodes"] == 2
+
+
+class FlakyLine(LineEnv):
+    """A corridor whose step raises while ``broken`` (an exception in the episode loop)."""
+
+    broken = True
+    env_id = "test/flaky-line"
+
+    def step(self, action: str) -> StepResult:
+        if FlakyLine.broken and self.t == 2:
+            raise RuntimeError("the emulator crashed")
+        return super().step(action)
+
+
+envs.register("test/flaky-line", FlakyLine, overwrite=True)
+
+
+def test_an_error_in_the_episode_loop_is_not_a_result_and_is_retried(tmp_path: Path) -> None:
+    config = RunConfig(
+        env="test/flaky-line", model="scripted", seeds=(1, 2), max_steps=4, scaffold="crafter-v0"
+    )
+    FlakyLine.broken = True
+    failed = run(config, tmp_path / "r")
+    assert not failed.complete and failed.summary.episodes == 0
+    assert [(e.status, e.reason) for e in failed.summary.unfinished] == [
+        ("error", "RuntimeError: the emulator crashed")
+    ] * 2
+    assert all(e.steps == 2 for e in failed.summary.unfinished)
+    FlakyLine.broken = False
+    fixed = run(config, tmp_path / "r")
+    assert fixed.complete and fixed.ran == 2 and fixed.summary.not_finished == {}
+    assert not list((tmp_path / "r" / "episodes" / ".stopped").iterdir())

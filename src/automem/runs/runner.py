@@ -146,6 +146,10 @@ def run(
                     on_end(ended)
                 run_dir.write_summary(state.episodes())
         run_dir.write_summary(state.episodes())
+    except KeyboardInterrupt:
+        # Count what the workers finished before the interrupt reached this process.
+        run_dir.write_summary(run_dir.scan(config, strict=False).episodes())
+        raise
     finally:
         run_dir.unlock()
     return RunResult(
