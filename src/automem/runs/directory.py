@@ -26,6 +26,7 @@ counted, and the next run reruns the episode and replaces the folder.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -91,7 +92,8 @@ def write_json_atomic(path: Path, data: Any) -> None:
         tmp.write_text(text + "\n", encoding="utf-8")
         os.replace(tmp, path)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # the error that matters is the one below
+            tmp.unlink(missing_ok=True)
         raise RunDirError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 

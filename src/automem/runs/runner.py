@@ -65,7 +65,7 @@ class RunResult:
     budget_note: str | None = None
     total: int = 0  # episodes in the run's config
     finished_now: int = 0  # episodes this call finished
-    problems: tuple[str, ...] = ()  # episode folders without a valid result (rerun)
+    problems: tuple[str, ...] = ()  # episode folders without a valid result, not counted
 
     @property
     def complete(self) -> bool:
@@ -124,7 +124,14 @@ def run(
     try:
         state = run_dir.scan(config, strict=False)
         tasks = [
-            EpisodeTask(out, config.model, t, scaffold_of[t.env], episode_id(t.env, seed), seed)
+            EpisodeTask(
+                out,
+                config.model,
+                t,
+                scaffold_of[t.env],
+                episode_id(t.env, seed),
+                seed,
+            )
             for t in config.tasks
             for seed in t.seeds
             if episode_id(t.env, seed) not in state.finished
@@ -435,7 +442,7 @@ def run_episode(
 
     A finished episode goes to ``episodes/<id>``, any other to ``episodes/.stopped/<id>``.
     On an exception nothing is left behind (environment and model closed, work removed).
-    Returns None if the run was interrupted meanwhile: the episode is then discarded.
+    Returns None if the run's interrupt stopped it: the episode is then discarded.
     ``shared_model`` is a shareable model used (and left open) instead of a fresh one.
     """
     run_dir = RunDir(task.run_root)
@@ -449,8 +456,8 @@ def run_episode(
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
-    if isinstance(meter, _Interruptible) and meter.interrupted:
-        shutil.rmtree(work, ignore_errors=True)
+    if not summary.finished and isinstance(meter, _Interruptible) and meter.interrupted:
+        shutil.rmtree(work, ignore_errors=True)  # stopped by the interrupt: rerun on resume
         return None
     if summary.finished:
         run_dir.finish_episode(summary)
