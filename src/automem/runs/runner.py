@@ -530,7 +530,8 @@ def _die_with_parent() -> None:
 
 def _run_in_worker(task: EpisodeTask) -> EpisodeSummary | None:
     # Written first, so the run can tell which episode a dead worker was running.
-    salvage.pid_file(RunDir(task.run_root), task.episode_id).write_text(str(os.getpid()))
+    pid_file = salvage.pid_file(RunDir(task.run_root), task.episode_id)
+    pid_file.write_text(str(os.getpid()))
     last = [0.0]
 
     def report(episode: str, step: int, cap: int) -> None:
@@ -539,7 +540,10 @@ def _run_in_worker(task: EpisodeTask) -> EpisodeSummary | None:
             last[0] = now
             _UPDATES.put((episode, step, cap))
 
-    return _guarded(task, report, _METER)
+    try:
+        return _guarded(task, report, _METER)
+    finally:
+        pid_file.unlink(missing_ok=True)  # only a worker that died leaves its pid behind
 
 
 def _drain(updates: Any, progress: ProgressCallback | None) -> None:
