@@ -228,3 +228,27 @@ def test_each_attempt_is_recorded_and_the_first_is_kept(copy: Path) -> None:
     assert len(second["attempts"]) == 2 and second["attempts"][0] == attempt
     assert second["attempts"][1]["started_at"] >= attempt["started_at"]
     assert set(second["attempts"][1]) == {"started_at", "command", "python", "versions", "model"}
+
+
+# ---------------------------------------------------------------- readers count results only
+
+
+def test_summary_compare_and_report_count_no_stopped_episode(copy: Path, made: Path) -> None:
+    """An older run kept a stopped episode's result.json among the results: it is not one."""
+    from automem.report import build_report
+    from automem.runs.compare import compare_runs
+
+    path = copy / "episodes" / "crafter__seed43" / "result.json"
+    result = json.loads(path.read_text())
+    path.write_text(json.dumps({**result, "status": "stopped", "reason": "budget: spent"}))
+    code, output = cli("summary", str(copy))
+    assert code == 0 and "│ crafter      │ 1 │" in output
+    assert "crafter__seed43" in output and "budget: spent" in output
+    comparison = compare_runs(made, copy, resamples=200)
+    assert [t.pairs for t in comparison.tasks] == [1] and comparison.only_in_a == [
+        "crafter__seed43"
+    ]
+    info = build_report([copy], copy.parent / "report.html", trajectories=False)
+    assert info.episodes == 1
+    code, output = cli(*ARGS, "--out", str(copy))  # and the rerun retries it
+    assert code == 0 and "Ran 1 episode(s) (1 finished), 1 already finished" in output
