@@ -11,11 +11,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from typer.testing import CliRunner
 
-from automem import envs
 from automem.cli import app
 from automem.core import StepResult
+from automem.envs import registry
+from automem.envs.registry import EnvSpec
 from automem.runs import Budget, RunConfig, run
 from automem.traces import Trace
 from tests.conftest import LineEnv
@@ -161,10 +163,11 @@ class FlakyLine(LineEnv):
         return super().step(action)
 
 
-envs.register("test/flaky-line", FlakyLine, overwrite=True)
-
-
-def test_an_error_in_the_episode_loop_is_not_a_result_and_is_retried(tmp_path: Path) -> None:
+def test_an_error_in_the_episode_loop_is_not_a_result_and_is_retried(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = EnvSpec("test/flaky-line", FlakyLine, {}, "a corridor whose emulator crashes")
+    monkeypatch.setitem(registry._REGISTRY, spec.env_id, spec)  # removed after the test
     config = RunConfig(
         env="test/flaky-line", model="scripted", seeds=(1, 2), max_steps=4, scaffold="crafter-v0"
     )

@@ -15,8 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from automem import envs
-from automem.models import ScriptedModel, register_backend
+from automem.envs import registry
+from automem.envs.registry import EnvSpec
+from automem.models import ScriptedModel
+from automem.models import registry as models_registry
 from automem.runs import RunConfig, run
 from automem.traces import Trace
 from tests.conftest import LineEnv
@@ -47,8 +49,14 @@ def counting_env() -> CountingEnv:
     return CountingEnv(length=50)
 
 
-register_backend("counting", counting_model)  # type: ignore[arg-type]
-envs.register("test/counting-line", counting_env, overwrite=True)
+@pytest.fixture
+def counting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A model backend and an env that count what they open and close (removed afterwards)."""
+    spec = EnvSpec("test/counting-line", counting_env, {}, "a corridor that counts closes")
+    monkeypatch.setitem(registry._REGISTRY, spec.env_id, spec)
+    monkeypatch.setitem(models_registry._BACKENDS, "counting", counting_model)
+    OPENED.clear()
+    CLOSED.clear()
 
 
 def cli(*args: str) -> list[str]:
@@ -76,9 +84,8 @@ def writer_of(path: Path, parent: int) -> int:
 # ---------------------------------------------------------------- leaks
 
 
+@pytest.mark.usefixtures("counting")
 def test_every_model_and_env_a_run_opens_is_closed(tmp_path: Path) -> None:
-    OPENED.clear()
-    CLOSED.clear()
     config = RunConfig(
         env="test/counting-line", model="counting", seeds=(1, 2), max_steps=3, scaffold="crafter-v0"
     )
@@ -87,6 +94,7 @@ def test_every_model_and_env_a_run_opens_is_closed(tmp_path: Path) -> None:
     assert CLOSED == OPENED
 
 
+@pytest.mark.usefixtures("counting")
 def test_an_episode_that_cannot_start_closes_what_it_opened_and_leaves_no_work(
     tmp_path: Path,
 ) -> None:
@@ -97,8 +105,6 @@ def test_an_episode_that_cannot_start_closes_what_it_opened_and_leaves_no_work(
     broken = load("crafter-v0").model_copy(update={"helpers": (helper,)})
     path = tmp_path / "broken.yaml"
     path.write_text(dump(broken).replace("name: crafter-v0", "name: broken"))
-    OPENED.clear()
-    CLOSED.clear()
     config = RunConfig(
         env="test/counting-line", model="counting", seeds=(1,), max_steps=3, scaffold=str(path)
     )
