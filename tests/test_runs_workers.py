@@ -119,7 +119,7 @@ def test_an_episode_that_cannot_start_closes_what_it_opened_and_leaves_no_work(
 
 def test_a_killed_worker_fails_its_episode_and_the_others_finish(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    cmd = cli("--seeds", "1-3", "--max-steps", "400", "--workers", "2", "--out", str(out))
+    cmd = cli("--seeds", "1-3", "--max-steps", "100", "--workers", "2", "--out", str(out))
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     trace = out / "episodes" / ".partial" / "crafter__seed2" / "trace.jsonl"
     wait_for(lambda: trace.exists() and trace.stat().st_size > 20_000)
@@ -155,7 +155,7 @@ def test_a_killed_worker_fails_its_episode_and_the_others_finish(tmp_path: Path)
 
 def interrupt_and_resume(tmp_path: Path, *options: str) -> None:
     out = tmp_path / "run"
-    cmd = cli("--seeds", "1-4", "--max-steps", "400", *options, "--out", str(out))
+    cmd = cli("--seeds", "1-4", "--max-steps", "100", *options, "--out", str(out))
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     episodes = out / "episodes"
 
