@@ -57,3 +57,19 @@ def test_a_trace_without_header_is_refused(good_trace: Path) -> None:
 def test_a_missing_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(TraceError, match="cannot open trace"):
         Trace.read(tmp_path / "nope.jsonl")
+
+
+def test_a_blank_first_line_does_not_let_a_foreign_schema_version_through(
+    good_trace: Path,
+) -> None:
+    text = good_trace.read_text().replace('"schema_version":1', '"schema_version":99', 1)
+    good_trace.write_text("\n" + text)
+    with pytest.raises(TraceError, match=r"trace\.jsonl:2: trace schema version 99 is not"):
+        Trace.read(good_trace)
+
+
+def test_a_second_header_is_refused_with_its_line(good_trace: Path) -> None:
+    lines = good_trace.read_text().splitlines()
+    good_trace.write_text("\n".join([*lines, lines[0]]) + "\n")
+    with pytest.raises(TraceError, match=rf"trace\.jsonl:{len(lines) + 1}: a second header"):
+        Trace.read(good_trace)

@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from automem import __version__
 
 if TYPE_CHECKING:
     from automem.runs.config import RunConfig, SkippedTask
+    from automem.runs.runner import RunResult
     from automem.runs.summary import RunSummary
 
 app = typer.Typer(
@@ -249,55 +249,72 @@ def _launch(
     max_tokens: int | None,
     ray_address: str | None = None,
 ) -> None:
-    """Run a config with a progress bar, then print what happened and the summary."""
+    """Run a config showing its progress, then print what happened and the summary.
+
+    Exits 1 when an episode has no result yet (stopped, failed or not started), 130 on Ctrl-C.
+    """
     from automem import runs
+    from automem.progress import RunProgress
     from automem.scaffold import ScaffoldError
 
     _check_executor(executor)  # before the progress display draws a bar per episode
-    bar = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=False,
-    )
-    ids: dict[str, int] = {}
-
-    def progress(episode: str, step: int, cap: int) -> None:
-        if episode not in ids:
-            ids[episode] = bar.add_task(episode, total=cap or None)
-        bar.update(ids[episode], completed=step, total=cap or None)
-
+    display = RunProgress(err)
     try:
         budget = runs.Budget(max_cost_usd=max_cost, max_tokens=max_tokens)
-        with bar:
+        with display:
             result = runs.run(
                 config,
                 out_dir,
                 workers=workers,
                 executor=executor,  # type: ignore[arg-type]  # checked by run()
                 budget=budget,
-                progress=progress,
+                progress=display.step,
+                on_end=display.end,
                 ray_address=ray_address,
             )
-    except (runs.RunDirError, ScaffoldError, ValueError) as exc:
+    except KeyboardInterrupt:
+        raise fail(
+            f"interrupted; the finished episodes are kept in {out_dir}: "
+            "rerun the same command to resume",
+            code=130,
+        ) from None
+    except (runs.RunDirError, runs.WorkerError, ScaffoldError, ValueError) as exc:
         raise fail(str(exc)) from None
+    except OSError as exc:
+        where = exc.filename or out_dir
+        raise fail(
+            f"cannot write {where}: {exc.strerror or exc}; the finished episodes are kept: "
+            "fix this, then rerun the same command to resume"
+        ) from None
+    _report_run(result, out_dir, config.skipped)
+
+
+def _report_run(result: RunResult, out_dir: Path, skipped: Sequence[SkippedTask]) -> None:
+    for problem in result.problems:
+        err.print(f"[yellow]not counted:[/] {escape(problem)}", highlight=False, soft_wrap=True)
     if result.budget_note:
         err.print(
-            f"[yellow]Stopped:[/] {result.budget_note}; {result.not_started} episode(s) "
-            "not started. Rerun the command to continue.",
+            f"[yellow]Stopped:[/] {escape(result.budget_note)}; "
+            f"{result.not_started} episode(s) not started.",
             soft_wrap=True,
         )
-    if result.ran == 0 and not result.not_started:
+    if result.ran == 0 and result.complete:
         out.print(f"Nothing to do: all {result.skipped} episodes in {out_dir} are finished.")
     else:
-        out.print(f"Ran {result.ran} episode(s), {result.skipped} already finished.")
-    _print_summary(result.summary, config.skipped)
+        out.print(
+            f"Ran {result.ran} episode(s) ({result.finished_now} finished), "
+            f"{result.skipped} already finished."
+        )
+    _print_summary(result.summary, skipped)
     out.print(f"Run directory: {out_dir}")
-    errors = result.summary.overall.error_episodes if result.summary.overall else 0
-    if errors:
-        raise fail(f"{errors} episode(s) ended with an error; see their traces", code=1)
+    if not result.complete:
+        missing = result.total - result.summary.episodes
+        raise fail(
+            f"{missing} of {result.total} episode(s) did not finish and are not counted "
+            f"({len(result.summary.unfinished)} stopped or failed, listed above, kept under "
+            f"{out_dir / 'episodes' / '.stopped'}); rerun the same command to retry them",
+            code=1,
+        )
 
 
 def _check_executor(executor: str) -> None:
@@ -319,22 +336,32 @@ def _add_column(table: Table, name: str) -> None:
 
 
 def _print_summary(summary: RunSummary, skipped: Sequence[SkippedTask] = ()) -> None:
-    table = Table(title="Progression % (mean ± standard error)")
-    columns = ("task", "n", "progression", "return", "steps", "tok/step", "fallback", "invalid")
-    for column in columns:
-        _add_column(table, column)
-    for task, group in summary.tasks.items():
-        table.add_row(
-            task,
-            str(group.episodes),
-            group.progression.percent(),
-            f"{group.episode_return.mean:.2f}",
-            f"{group.steps.mean:.0f}",
-            f"{group.tokens_per_step:.0f}",
-            str(group.fallbacks),
-            str(group.invalid_actions),
-        )
-    out.print(table)
+    if summary.tasks:
+        table = Table(title="Progression % (mean ± standard error)")
+        columns = ("task", "n", "progression", "return", "steps", "tok/step", "fallback", "invalid")
+        for column in columns:
+            _add_column(table, column)
+        for task, group in summary.tasks.items():
+            table.add_row(
+                task,
+                str(group.episodes),
+                group.progression.percent(),
+                f"{group.episode_return.mean:.2f}",
+                f"{group.steps.mean:.0f}",
+                f"{group.tokens_per_step:.0f}",
+                str(group.fallbacks),
+                str(group.invalid_actions),
+            )
+        out.print(table)
+    if summary.not_finished:
+        table = Table(title="Not finished, not counted (rerun the run to retry them)")
+        for column in ("task", "episode", "status", "steps", "reason"):
+            justify = "right" if column == "steps" else "left"
+            table.add_column(column, overflow="fold", justify=justify)
+        for task, episodes in summary.not_finished.items():
+            for e in episodes:
+                table.add_row(task, e.episode_id, e.status, str(e.steps), e.reason)
+        out.print(table)
     if skipped:
         out.print("[yellow]Skipped tasks[/] (not run, so not in the means above):")
     for task in skipped:
@@ -689,36 +716,19 @@ def query_cmd(
 
 @app.command("summary")
 def summary_cmd(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) -> None:
-    """Print a run's summary table (recomputed from its finished episodes)."""
+    """Print a run's summary table (recomputed from its finished episodes; the episodes that
+    did not finish are listed apart)."""
     from automem.runs import RunDir, RunDirError, summarise
 
     try:
-        summary = summarise(list(RunDir(run_dir).finished().values()))
-        skipped = _skipped_tasks(run_dir)
-    except (RunDirError, FileNotFoundError) as exc:
+        folder = RunDir(run_dir)
+        config = folder.config()
+        summary = summarise(folder.scan(config).episodes())
+    except RunDirError as exc:
         raise fail(str(exc)) from None
+    _print_summary(summary, config.skipped)
     if not summary.episodes:
         raise fail(f"{run_dir} has no finished episodes")
-    _print_summary(summary, skipped)
-
-
-def _skipped_tasks(run_dir: Path) -> tuple[SkippedTask, ...]:
-    """The tasks run.json's config records as skipped (none without a run.json)."""
-    from pydantic import ValidationError
-
-    from automem.runs import RunDir, RunDirError
-    from automem.runs.config import SkippedTask
-
-    if not (run_dir / "run.json").exists():
-        return ()
-    stored = RunDir(run_dir).read_json("run.json")
-    try:
-        config = stored.get("config") or {}
-        return tuple(SkippedTask.model_validate(t) for t in config.get("skipped", []))
-    except (ValidationError, AttributeError, TypeError):
-        raise RunDirError(
-            f"{run_dir / 'run.json'}: config.skipped must be a list of {{env, reason}} objects"
-        ) from None
 
 
 if __name__ == "__main__":
