@@ -116,3 +116,14 @@ def test_stairs_finder_refuses_an_env_without_glyphs(tmp_path: Path) -> None:
     ctx = HelperContext(env=LineEnv(), memory=MemoryStore(tmp_path / "m", initial_files={}))
     with pytest.raises(ValueError, match=r"works on NetHack and MiniHack only.*'line'"):
         finder().on_observation(ctx)
+
+
+def test_ladders_parameter_adds_the_ladder_glyph() -> None:
+    from nle import nethack
+
+    stairs, with_ladder = stair_glyphs("down", False), stair_glyphs("down", True)
+    assert with_ladder[: len(stairs)] == stairs and len(with_ladder) == len(stairs) + 1
+    ladder = with_ladder[-1]
+    assert nethack.glyph_is_cmap(ladder)
+    assert nethack.glyph_to_cmap(ladder) == 26  # NetHack 3.6's S_dnladder
+    assert nethack.glyph_to_cmap(stairs[0]) == 24  # S_dnstair
