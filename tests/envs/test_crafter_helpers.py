@@ -80,6 +80,21 @@ def test_checklist_file_is_rewritten_only_when_it_changes(tmp_path: Path) -> Non
     assert on_disk.startswith("Achievements: 1 of 22 done.\n[x] collect wood\n")
 
 
+def test_checklist_file_refusal_is_shown_once(tmp_path: Path) -> None:
+    helper = AchievementChecklist(ChecklistParams(file="goals"))
+    full = {f"f{i}": "" for i in range(32)}  # the store's default file limit
+    driver = Driver(CrafterEnv(), [helper], CRAFTER_SEED, tmp_path / "m", initial_files=full)
+    first = (helper.prompt_context(driver.ctx, "plan") or "").split("\n")
+    assert first[0].startswith(
+        "NOTE (achievement_checklist could not write goals): ERROR: cannot create goals: "
+        "there are already 32 files"
+    )
+    assert first[1] == "Achievements: 0 of 22 done."
+    assert (helper.prompt_context(driver.ctx, "plan") or "").startswith("Achievements")
+    refused = [r for r in driver.ctx.memory.journal if r.file == "goals"]
+    assert [(r.phase, r.ok) for r in refused] == [("helper", False)]  # journaled, not hidden
+
+
 def test_craft_gate_follows_crafters_requirement_table(tmp_path: Path) -> None:
     gate = CraftGate(GateParams())
     driver = drive(tmp_path, gate)

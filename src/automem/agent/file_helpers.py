@@ -45,7 +45,7 @@ def content(ctx: HelperContext, name: str) -> str | None:
     return ctx.memory.read(name) if name in ctx.memory.files() else None
 
 
-class _Writer(Helper):
+class WritingHelper(Helper):
     """A helper that writes: it keeps its last refusal to show it to the model once."""
 
     def __init__(self, params: BaseModel) -> None:
@@ -78,7 +78,7 @@ class StatusParams(_Params):
     )
 
 
-class StatusFile(_Writer):
+class StatusFile(WritingHelper):
     """Rewrites one memory file by code at every new observation, from a template of step facts.
 
     The file always holds the current status (step, last action and its outcome, progression,
@@ -134,7 +134,7 @@ class PruneParams(_Params):
         return self
 
 
-class PruneFile(_Writer):
+class PruneFile(WritingHelper):
     """Cuts memory files that grew past a number of lines down to their last lines.
 
     Checked at every new observation, before the step's LOG: a file with more than
@@ -219,7 +219,7 @@ class AutoLogParams(_Params):
         return template
 
 
-class AutoLog(_Writer):
+class AutoLog(WritingHelper):
     """Appends the last action and its outcome to a file when the step's LOG wrote nothing.
 
     The line is written once per step, after LOG has ended and before PLAN starts, about the

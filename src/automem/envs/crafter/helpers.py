@@ -13,7 +13,7 @@ from typing import Any, Literal
 from crafter import constants
 from pydantic import BaseModel, ConfigDict, Field
 
-from automem.agent.file_helpers import FileName, code_write, content
+from automem.agent.file_helpers import FileName, WritingHelper, content
 from automem.agent.helpers import Helper, HelperContext
 from automem.core import Phase
 from automem.envs.crafter.env import ACHIEVEMENTS, CrafterEnv
@@ -57,7 +57,7 @@ class ChecklistParams(_Params):
     )
 
 
-class AchievementChecklist(Helper):
+class AchievementChecklist(WritingHelper):
     """Shows Crafter's 22 achievements as a checklist: which are done and which are still open.
 
     Progression in Crafter is the share of the 22 achievements unlocked, so the open ones are
@@ -89,12 +89,13 @@ class AchievementChecklist(Helper):
         if self.p.file is not None:
             text = self.text(env.achievements)
             if content(ctx, self.p.file) != overwrite(text):
-                code_write(ctx, Op.WRITE, self.p.file, text)
+                self._write(ctx, Op.WRITE, self.p.file, text)
 
     def prompt_context(self, ctx: HelperContext, phase: Phase) -> str | None:
-        if phase not in self.p.phases:
-            return None
-        return self.text(crafter_env(self, ctx).achievements)
+        shown = [self._take_refusal()]
+        if phase in self.p.phases:
+            shown.append(self.text(crafter_env(self, ctx).achievements))
+        return "\n".join(t for t in shown if t) or None
 
 
 # --------------------------------------------------------------------------- craft gate
