@@ -374,12 +374,36 @@ def _print_summary(summary: RunSummary, skipped: Sequence[SkippedTask] = ()) -> 
 @scaffold_app.command("list")
 def scaffold_list() -> None:
     """List the built-in scaffolds and the helpers a scaffold can switch on."""
-    from automem.agent.helpers import helper_names
+    from automem.agent.catalogue import helper_catalogue
     from automem.scaffold import builtin_names, load
 
     for name in builtin_names():
         out.print(f"{name}: {load(name).description}", highlight=False)
-    out.print(f"helpers: {', '.join(helper_names())}")
+    out.print("helpers (details: automem scaffold helpers):")
+    for entry in helper_catalogue():
+        games = ", ".join(entry["games"]) or "any game"
+        out.print(f"  {entry['name']} ({games}): {entry['summary']}", highlight=False)
+
+
+@scaffold_app.command("helpers")
+def scaffold_helpers(
+    game: Annotated[
+        str | None, typer.Option(help="Only the helpers that apply to this game.")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="The catalogue as JSON, with parameter schemas.")
+    ] = False,
+) -> None:
+    """The helper catalogue: what each helper does, for which games, and its parameters."""
+    import json
+
+    from automem.agent.catalogue import catalogue_text, helper_catalogue
+
+    entries = helper_catalogue(game)
+    if as_json:
+        typer.echo(json.dumps(entries, indent=2))
+    else:
+        typer.echo(catalogue_text(entries))
 
 
 @scaffold_app.command("show")

@@ -164,6 +164,21 @@ class TextEnv(abc.ABC):
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources; the default has none."""
 
+    def position(self) -> tuple[int, int] | None:
+        """The player's ``(x, y)`` on the current map (x grows east, y south), or None.
+
+        Optional: helpers that track movement (``position_tracker``) read it. An env without
+        a notion of position keeps this default.
+        """
+        return None
+
+    def level(self) -> str | None:
+        """Which map :meth:`position` is on (e.g. NetHack's dungeon level), or None.
+
+        Optional: None means a single map for the whole episode.
+        """
+        return None
+
     @property
     def action_names(self) -> list[str]:
         return [a.name for a in self.actions]

@@ -71,6 +71,16 @@ class Helper:
 _ENTRY_POINTS: dict[str, str] = {
     "stuck_detector": "automem.agent.stuck:StuckDetector",
     "neighbour_map": "automem.envs.nle_map:NeighbourMap",
+    "status_file": "automem.agent.file_helpers:StatusFile",
+    "prune_file": "automem.agent.file_helpers:PruneFile",
+    "inject_tail": "automem.agent.file_helpers:InjectTail",
+    "auto_log": "automem.agent.file_helpers:AutoLog",
+    "position_tracker": "automem.agent.position:PositionTracker",
+    "achievement_checklist": "automem.envs.crafter.helpers:AchievementChecklist",
+    "craft_gate": "automem.envs.crafter.helpers:CraftGate",
+    "vitals": "automem.envs.crafter.helpers:Vitals",
+    "inventory_diff": "automem.envs.crafter.helpers:InventoryDiff",
+    "stairs_finder": "automem.envs.nethack.helpers:StairsFinder",
 }
 _BUILTIN = dict(_ENTRY_POINTS)  # what every fresh process (a worker) knows without plugins
 

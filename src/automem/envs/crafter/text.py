@@ -102,12 +102,15 @@ def describe_surroundings(world: Any, player: Any, grid: tuple[int, int]) -> str
     else:
         seen = "You see nothing away from you."
 
-    fx, fy = int(player.facing[0]), int(player.facing[1])
-    tx, ty = px + fx, py + fy
-    front = None
-    if 0 <= tx < area_w and 0 <= ty < area_h:
-        front = _name_at(world, tx, ty)
-    return f"{seen}\n\nYou face {front or 'nothing'} at your front."
+    return f"{seen}\n\nYou face {facing_name(world, player) or 'nothing'} at your front."
+
+
+def facing_name(world: Any, player: Any) -> str | None:
+    """What the player faces: the object there, else the material; None off the map."""
+    tx, ty = int(player.pos[0] + player.facing[0]), int(player.pos[1] + player.facing[1])
+    if 0 <= tx < int(world.area[0]) and 0 <= ty < int(world.area[1]):
+        return _name_at(world, tx, ty)
+    return None
 
 
 def describe_inventory(inventory: dict[str, int]) -> str:

@@ -80,6 +80,7 @@ _MORE_LIMIT = 256  # safety cap on --More-- presses after one action
 _ABORTED = -1  # NLE StepStatus.ABORTED
 _COLUMNS = 80  # terminal width
 _TIME = 20  # blstats index of the in-game turn counter (NLE_BL_TIME)
+_X, _Y, _DNUM, _DLEVEL = 0, 1, 23, 24  # blstats: NLE_BL_X, NLE_BL_Y, NLE_BL_DNUM, NLE_BL_DLEVEL
 
 
 def _check_seed(seed: Any) -> int:
@@ -251,6 +252,28 @@ class _NLETextEnv(TextEnv):
         if self._last_obs is None:
             raise RuntimeError("call reset(seed) first")
         return self._last_obs
+
+    def position(self) -> tuple[int, int] | None:
+        """The hero's ``(x, y)`` on the level map (blstats; x is the column, y the row).
+
+        None before reset and on the end screen of a finished game (NLE zeroes its blstats).
+        """
+        blstats = self._blstats()
+        return None if blstats is None else (int(blstats[_X]), int(blstats[_Y]))
+
+    def level(self) -> str | None:
+        """The level the hero is on, as ``"dungeon:level"`` (blstats' dungeon and level numbers)."""
+        blstats = self._blstats()
+        return None if blstats is None else f"{int(blstats[_DNUM])}:{int(blstats[_DLEVEL])}"
+
+    def _blstats(self) -> np.ndarray | None:
+        if self._last_obs is None or not self._last_obs["blstats"].any():
+            return None
+        return self._last_obs["blstats"]
+
+    def glyphs(self) -> np.ndarray:
+        """A copy of the level map's glyphs (21 rows x 79 columns), indexed ``[y, x]``."""
+        return self.raw_observation["glyphs"].copy()
 
     @property
     def nle_env(self) -> Any:
