@@ -96,6 +96,25 @@ def test_every_model_and_env_a_run_opens_is_closed(tmp_path: Path) -> None:
 
 @pytest.mark.usefixtures("counting")
 def test_an_episode_that_cannot_start_closes_what_it_opened_and_leaves_no_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from automem.runs import runner
+
+    def cannot_build(**_: object) -> None:
+        raise ValueError("the episode cannot be built")
+
+    monkeypatch.setattr(runner, "Episode", cannot_build)
+    config = RunConfig(
+        env="test/counting-line", model="counting", seeds=(1,), max_steps=3, scaffold="crafter-v0"
+    )
+    with pytest.raises(ValueError, match="the episode cannot be built"):
+        run(config, tmp_path / "r")
+    assert OPENED == {"model": 2, "env": 1} and CLOSED == OPENED
+    assert not list((tmp_path / "r" / "episodes" / ".partial").iterdir())
+
+
+@pytest.mark.usefixtures("counting")
+def test_a_scaffold_with_bad_helper_params_is_refused_before_anything_opens(
     tmp_path: Path,
 ) -> None:
     from automem.scaffold import dump, load
@@ -110,8 +129,7 @@ def test_an_episode_that_cannot_start_closes_what_it_opened_and_leaves_no_work(
     )
     with pytest.raises(ValueError, match="helper 'stuck_detector': invalid params"):
         run(config, tmp_path / "r")
-    assert OPENED == {"model": 2, "env": 1} and CLOSED == OPENED
-    assert not list((tmp_path / "r" / "episodes" / ".partial").iterdir())
+    assert not OPENED and not (tmp_path / "r").exists()
 
 
 # ---------------------------------------------------------------- a worker killed with SIGKILL
