@@ -62,7 +62,9 @@ def test_a_missing_file_is_named(tmp_path: Path) -> None:
 def test_a_blank_first_line_does_not_let_a_foreign_schema_version_through(
     good_trace: Path,
 ) -> None:
-    text = good_trace.read_text().replace('"schema_version":1', '"schema_version":99', 1)
+    current = f'"schema_version":{TRACE_SCHEMA_VERSION}'
+    assert current in good_trace.read_text()
+    text = good_trace.read_text().replace(current, '"schema_version":99', 1)
     good_trace.write_text("\n" + text)
     with pytest.raises(TraceError, match=r"trace\.jsonl:2: trace schema version 99 is not"):
         Trace.read(good_trace)
