@@ -8,7 +8,15 @@ from pydantic import BaseModel
 
 from automem.core import Sampling
 from automem.models import load_model
-from automem.models.chat import ChatMessage, ChatRequest, Tool, ToolCall, ToolResult, validate_call
+from automem.models.chat import (
+    ChatMessage,
+    ChatRequest,
+    Tool,
+    ToolCall,
+    ToolCallError,
+    ToolResult,
+    validate_call,
+)
 from automem.models.local_tools import inline_refs, parse_reply, render, tool_grammar
 from tests.models.test_chat import READ, SUBMIT, TOOLS, ReadFile, Verdict, user
 from tests.models.test_grammar_llama import compiles, vocab
@@ -74,15 +82,28 @@ def test_replies_are_read_as_text_or_one_call() -> None:
     assert parse_reply("The run is fine.", "call_0") == ("The run is fine.", ())
     text, (call,) = parse_reply(' {"tool": "read_file", "arguments": {"path": "a"}}\n', "call_1")
     assert text == "" and call == ToolCall.from_value("call_1", "read_file", {"path": "a"})
-    _, (cut,) = parse_reply('{"tool": "submit", "arguments": {"reason": "the run', "call_2")
-    assert cut.name == "submit" and cut.arguments is None
-    assert cut.error is not None and cut.error.startswith("the call is not valid JSON")
-    _, (shapeless,) = parse_reply('{"name": "x"}', "call_3")
-    assert shapeless.name == "unknown" and shapeless.error is not None
-    _, (bare,) = parse_reply('{"tool": "read_file"}', "call_4")
-    assert bare.name == "read_file" and bare.error is not None and "no arguments" in bare.error
     _, (newline,) = parse_reply('{"tool": "submit", "arguments": {"reason": "a\nb"}}', "c")
     assert newline.arguments == {"reason": "a\nb"}  # the grammar lets raw newlines into strings
+
+
+@pytest.mark.parametrize(
+    ("written", "name", "why"),
+    [
+        ('{"tool": "submit", "arguments": {"reason": "the run', "submit", "not valid JSON"),
+        ('{"tool": "read_', "", "not valid JSON"),
+        ('{"name": "x"}', "", "a call is written"),
+        ('{"tool": "read_file"}', "read_file", "arguments are not a JSON object"),
+        ('{"tool": "read_file", "arguments": ["a"]}', "read_file", "not a JSON object"),
+    ],
+)
+def test_an_unreadable_call_keeps_what_was_written(written: str, name: str, why: str) -> None:
+    text, (call,) = parse_reply(written, "call_7")
+    assert text == "" and (call.id, call.name, call.arguments_json) == ("call_7", name, written)
+    assert call.arguments is None and call.error is not None and why in call.error
+    history = (user("go"), ChatMessage(role="assistant", tool_calls=(call,)))
+    results = ChatMessage(role="tool", tool_results=(ToolResult(call_id="call_7", content="x"),))
+    request = ChatRequest(messages=(*history, results), tools=TOOLS)
+    assert render(request, TOOLS)[2]["content"] == written
 
 
 def test_the_prompt_describes_the_tools_and_shows_the_history() -> None:
@@ -167,3 +188,22 @@ def test_smollm2_answering_in_text_under_auto_gives_text_and_no_call() -> None:
     # At temperature 0 this model answers this prompt in prose (the grammar's text branch).
     assert reply.tool_calls == () and reply.finish_reason in ("stop", "length")
     assert reply.text == reply.raw["choices"][0]["text"] and not reply.text.lstrip().startswith("{")
+
+
+@pytest.mark.slow
+def test_a_call_cut_off_at_max_tokens_comes_back_as_a_call_with_an_error() -> None:
+    model = load_model(SPEC, seed=2)
+    reply = model.chat(
+        ChatRequest(
+            messages=(user("Read the file notes.txt."),),
+            tools=TOOLS,
+            tool_choice="required",
+            sampling=Sampling(temperature=0.0, max_tokens=6),
+        )
+    )
+    (cut,) = reply.tool_calls
+    assert reply.finish_reason == "length" and reply.text == ""
+    assert (cut.name, cut.arguments_json) == ("", '{"tool": "read_')  # as SmolLM2 writes it
+    assert cut.error is not None and cut.error.startswith("the call is not valid JSON")
+    with pytest.raises(ToolCallError, match=r"unknown tool ''; the tools are: read_file, submit"):
+        validate_call(cut, TOOLS)

@@ -109,10 +109,7 @@ def _content(message: ChatMessage, names: dict[str, str]) -> str:
             f"({r.call_id}):\n{r.content}"
             for r in message.tool_results
         )
-    calls = [
-        f'{{"tool": {json.dumps(c.name)}, "arguments": {c.arguments_json}}}'
-        for c in message.tool_calls
-    ]
+    calls = [_call_text(c) for c in message.tool_calls]
     return "\n".join(p for p in (message.content, *calls) if p)
 
 
@@ -183,27 +180,40 @@ def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
 def parse_reply(text: str, call_id: str) -> tuple[str, tuple[ToolCall, ...]]:
     """(text, calls) of a reply: a JSON call, or plain text (anything not starting with ``{``).
 
-    A call that is not valid JSON (cut off at max_tokens, or written without the grammar)
-    comes back as a call with an ``error``, named if its name can be read.
+    A call that cannot be read (cut off at max_tokens, or written without the grammar) comes
+    back with an ``error``, its name if that much was written (else ""), and the whole call
+    as written in ``arguments_json`` (so the history shows the model what it wrote).
     """
     stripped = text.strip()
     if not stripped.startswith("{"):
         return text, ()
-    name_match = _NAME.match(stripped)
-    name = name_match.group(1) if name_match else "unknown"
     try:
         # strict=False: the grammar's JSON strings admit control characters such as newlines
         value = json.loads(stripped, strict=False)
     except ValueError as exc:
         why = f"the call is not valid JSON ({exc}); write {CALL_FORMAT}"
-        return "", (ToolCall(id=call_id, name=name, arguments_json=stripped, error=why),)
+        return "", (_unreadable(call_id, stripped, why),)
     if not isinstance(value, dict) or not isinstance(value.get("tool"), str):
-        why = f"a call is written {CALL_FORMAT}"
-        return "", (ToolCall(id=call_id, name=name, arguments_json=stripped, error=why),)
-    if "arguments" not in value:
-        why = f"the call has no arguments; write {CALL_FORMAT}"
-        return "", (ToolCall(id=call_id, name=value["tool"], arguments_json=stripped, error=why),)
-    return "", (ToolCall.from_value(call_id, value["tool"], value["arguments"]),)
+        return "", (_unreadable(call_id, stripped, f"a call is written {CALL_FORMAT}"),)
+    arguments = value.get("arguments")
+    if not isinstance(arguments, dict):
+        why = f"the call's arguments are not a JSON object; write {CALL_FORMAT}"
+        return "", (_unreadable(call_id, stripped, why),)
+    return "", (ToolCall.from_value(call_id, value["tool"], arguments),)
+
+
+def _unreadable(call_id: str, text: str, why: str) -> ToolCall:
+    named = _NAME.match(text)
+    return ToolCall(
+        id=call_id, name=named.group(1) if named else "", arguments_json=text, error=why
+    )
+
+
+def _call_text(call: ToolCall) -> str:
+    """A call as the model writes one; an unreadable call exactly as it was written."""
+    if call.arguments is None:
+        return call.arguments_json
+    return f'{{"tool": {json.dumps(call.name)}, "arguments": {call.arguments_json}}}'
 
 
 # --------------------------------------------------------------------------- generation
