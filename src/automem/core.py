@@ -5,7 +5,9 @@ Everything else plugs into these two small interfaces:
 * a :class:`TextEnv` turns a game into ``reset(seed) -> Observation`` and
   ``step(action_text) -> StepResult`` with a progression value in [0, 1];
 * a :class:`ChatModel` turns a :class:`CompletionRequest` (messages plus what the
-  agent may say in this phase) into a :class:`Completion` with its usage.
+  agent may say in this phase) into a :class:`Completion` with its usage; backends with
+  tool calling also turn a ``ChatRequest`` (tools offered) into a ``ChatReply`` (text and
+  tool calls), whose types are in :mod:`automem.models.chat`.
 
 The memory store (``automem.memory``) and scaffold helpers (``automem.agent.helpers``)
 have their own modules because they carry more machinery.
@@ -15,9 +17,12 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:  # the tool-calling types build on the ones below
+    from automem.models.chat import ChatReply, ChatRequest
 
 Phase = Literal["log", "plan"]
 Role = Literal["system", "user", "assistant"]
@@ -276,6 +281,14 @@ class ChatModel(abc.ABC):
 
     @abc.abstractmethod
     def complete(self, request: CompletionRequest) -> Completion: ...
+
+    def chat(self, request: ChatRequest) -> ChatReply:
+        """One tool-calling call; backends without tool calling keep this default, which fails."""
+        raise ModelError(
+            f"backend {self.identity.backend!r} ({self.identity.spec}) has no tool calling; "
+            "use an openai, anthropic or local model, or ScriptedChatModel in tests",
+            kind="unsupported",
+        )
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources; the default has none."""
