@@ -12,6 +12,7 @@ import yaml
 from automem.optimize import (
     CheckedProposal,
     ProposalRejected,
+    ask_until_valid,
     check_proposal,
     duplicate_ratio,
     structural_changes,
@@ -246,3 +247,24 @@ def test_structurally_different_earlier_candidates_are_no_duplicates() -> None:
     )
     assert duplicate_ratio(parent, other) == 0.0
     assert check_proposal(revision(parent, add_helper), parent, [parent, other]).ok
+
+
+def test_refusals_go_back_to_the_reviewer_up_to_the_cap() -> None:
+    parent = load("crafter-v0")
+    seen: list[ProposalRejected | None] = []
+    replies = [
+        revision(parent, lambda d: d["prompts"].update(log_turn="Say what happened.")),
+        revision(parent, add_helper),
+    ]
+
+    def reviewer(refusal: ProposalRejected | None) -> str:
+        seen.append(refusal)
+        return replies[len(seen) - 1]
+
+    outcome = ask_until_valid(reviewer, parent, [parent], cap=3)
+    assert isinstance(outcome.result, CheckedProposal) and len(outcome.attempts) == 2
+    assert seen[0] is None and seen[1] is outcome.attempts[0]
+    assert seen[1].feedback().startswith("- structure: no structural change")
+
+    stubborn = ask_until_valid(lambda _: replies[0], parent, [parent], cap=2)
+    assert len(stubborn.attempts) == 2 and isinstance(stubborn.result, ProposalRejected)

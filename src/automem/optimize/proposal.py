@@ -21,13 +21,15 @@ The method's constraints, as checked here:
   parent's name, the same game.
 - Not a near-duplicate of an earlier candidate: no structural difference from it and its
   wording (whitespace-normalised) at least ``near_duplicate`` similar.
+
+:func:`ask_until_valid` hands each refusal back to the reviewer for another try, up to a cap.
 """
 
 from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -181,3 +183,39 @@ def code_written_files(scaffold: Scaffold) -> set[str]:
         owned |= {target} if isinstance(target, str) else set()
         owned |= set(getattr(params, "files", ()) or ())
     return owned
+
+
+Ask = Callable[[ProposalRejected | None], str]  # the previous refusal (None first) -> proposal
+
+
+@dataclass(frozen=True)
+class Revision:
+    """The outcome of asking for a revision until it passes the checks or the cap is hit."""
+
+    result: CheckedProposal | ProposalRejected  # the last attempt's
+    attempts: list[CheckedProposal | ProposalRejected]
+
+
+def ask_until_valid(
+    ask: Ask,
+    parent: Scaffold,
+    earlier: Sequence[Scaffold] = (),
+    *,
+    cap: int = 3,
+    near_duplicate: float = NEAR_DUPLICATE,
+) -> Revision:
+    """Ask for a proposal, check it, and hand each refusal back to ``ask`` (the reviewer's
+    session) for another try, at most ``cap`` attempts in all."""
+    if cap < 1:
+        raise ValueError("cap must be at least 1")
+    attempts: list[CheckedProposal | ProposalRejected] = []
+    refusal: ProposalRejected | None = None
+    for number in range(1, cap + 1):
+        result = check_proposal(
+            ask(refusal), parent, earlier, near_duplicate=near_duplicate, source=f"attempt {number}"
+        )
+        attempts.append(result)
+        if isinstance(result, CheckedProposal):
+            break
+        refusal = result
+    return Revision(result=attempts[-1], attempts=attempts)
