@@ -17,7 +17,7 @@ from automem.optimize import (
     duplicate_ratio,
     structural_changes,
 )
-from automem.scaffold import Scaffold, dump, load
+from automem.scaffold import HelperConfig, Scaffold, dump, load
 
 BUILTIN = ("crafter-v0", "minihack-v0", "nethack-v0")
 
@@ -268,3 +268,22 @@ def test_refusals_go_back_to_the_reviewer_up_to_the_cap() -> None:
 
     stubborn = ask_until_valid(lambda _: replies[0], parent, [parent], cap=2)
     assert len(stubborn.attempts) == 2 and isinstance(stubborn.result, ProposalRejected)
+
+
+def test_helper_params_compare_as_validated() -> None:
+    parent = load("crafter-v0").model_copy(
+        update={"helpers": (HelperConfig(name="inject_tail", params={}),)}
+    )
+
+    def spelled_out(data: dict[str, Any]) -> None:
+        data["helpers"] = [{"name": "inject_tail", "params": {"lines": 10}}]  # the default
+
+    reasons = rejected(check_proposal(revision(parent, spelled_out), parent))
+    assert reasons[0].startswith("structure: no structural change")
+
+    def tuned(data: dict[str, Any]) -> None:
+        data["helpers"] = [{"name": "inject_tail", "params": {"lines": 20}}]
+
+    result = check_proposal(revision(parent, tuned), parent)
+    assert isinstance(result, CheckedProposal)
+    assert result.changes == ["helpers: 'inject_tail' params changed"]

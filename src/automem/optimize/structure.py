@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from automem.agent.helpers import validate_helpers
 from automem.scaffold import Scaffold
 
 
@@ -52,8 +53,7 @@ def _vocabulary_changes(parent: Scaffold, child: Scaffold) -> list[str]:
 
 
 def _helper_changes(parent: Scaffold, child: Scaffold) -> list[str]:
-    before = {h.name: h.params for h in parent.helpers}
-    after = {h.name: h.params for h in child.helpers}
+    before, after = _helper_params(parent), _helper_params(child)
     changes = [f"helpers: {name!r} switched off" for name in before if name not in after]
     for name, params in after.items():
         if name not in before:
@@ -61,6 +61,15 @@ def _helper_changes(parent: Scaffold, child: Scaffold) -> list[str]:
         elif params != before[name]:
             changes.append(f"helpers: {name!r} params changed")
     return changes
+
+
+def _helper_params(scaffold: Scaffold) -> dict[str, dict[str, Any]]:
+    """Each helper's parameters as validated, so a default written out equals one left out."""
+    validated = validate_helpers(scaffold.helpers)
+    return {
+        config.name: params.model_dump(mode="json")
+        for config, (_, params) in zip(scaffold.helpers, validated, strict=True)
+    }
 
 
 def _settings_changes(section: str, before: dict[str, Any], after: dict[str, Any]) -> list[str]:
