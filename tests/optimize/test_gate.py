@@ -116,3 +116,13 @@ def test_gate_and_report_seeds_are_disjoint_and_deterministic() -> None:
         split_seeds(seeds, gate=[7])
     with pytest.raises(ValueError, match="at least 2 seeds"):
         split_seeds([42])
+
+
+def test_runs_on_different_instances_are_not_compared() -> None:
+    parent, child = run_of(PARENT), run_of(PARENT[:9])
+    for rule in (MeanGain(), PairedGain(resamples=200)):
+        decision = rule.decide(parent, child)
+        assert not decision.accepted
+        assert decision.reason == (
+            "parent and child ran different instances (task, seed): [('crafter', 51)]"
+        )
