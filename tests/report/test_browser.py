@@ -81,7 +81,9 @@ def check_step(view: Page, trace: Trace, k: int) -> None:
     commands = [c for c in trace.of_type(CommandRecord) if c.step == k]
     assert view.page.locator("#turns .turn").count() == len(calls)
     assert view.page.locator("#turns .cmd").count() == len(commands)
-    observation = next(o.text for o in trace.observations if o.step == k)
+    seen = next(o for o in trace.observations if o.step == k)
+    # The viewer shows the short-term part (Crafter's status, NetHack's inventory) below the view.
+    observation = seen.text + (f"\n\n{seen.short_term}" if seen.short_term else "")
     assert view.page.text_content("#observation") == observation
 
 
