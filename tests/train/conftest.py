@@ -23,7 +23,10 @@ from automem.train import Example, write_examples
 from automem.train.examples import ChatMessage, Provenance
 
 STEPS = 6  # optimiser steps of the shared training run
-RUN_FLAGS = ["--lora-rank", "8", "--lora-alpha", "16", "--max-steps", str(STEPS)]
+RUN_FLAGS = [
+    *("--lora-rank", "8", "--lora-alpha", "16", "--max-steps", str(STEPS)),
+    *("--target-modules", "all"),  # attention and MLP: every layout the GGUF export maps
+]
 SYSTEM = "You keep notes in memory files. Reply with commands."
 
 

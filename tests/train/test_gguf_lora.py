@@ -115,6 +115,11 @@ def test_permutation_takes_transformers_q_k_to_the_gguf_layout(base_ckpt: Path) 
                 assert not np.array_equal(ours, dense)  # the permutation is not a no-op
 
 
+# The adapter's logit shift in llama.cpp may differ from PEFT's by this share of its size
+# (measured: 0.03 right, 0.14 with q/k rows left unpermuted).
+SHIFT_ERROR = 0.08
+
+
 @pytest.fixture(scope="module")
 def ref(run: Path, base_ckpt: Path) -> Reference:
     messages = [m.model_dump() for m in training_examples()[0].messages]
@@ -126,19 +131,20 @@ def test_llama_cpp_with_the_gguf_adapter_agrees_with_peft(run: Path, ref: Refere
     got = agreement(ref, smollm2_path(), run / "adapter.gguf")
     print(got.model_dump_json(indent=1))  # the figures, for -s runs
     assert got.same_tokenisation
-    # The adapter moves both runtimes far; they differ only by llama.cpp's quantised arithmetic,
-    # which separates the base models alike.
+    # The adapter moves both runtimes far, and the same way: the adapted runtimes differ less
+    # than the base models do (llama.cpp multiplies Q4 weights by 8-bit activations).
     assert got.kl_adapter_peft > 0.1
     assert got.kl_adapter_llama > 0.1
-    assert got.kl_peft_llama < 3 * got.kl_base + 0.005
-    assert got.kl_peft_llama < got.kl_adapter_peft / 10
-    assert got.delta_correlation > 0.9
-    assert got.top1_agreement >= 0.9
+    assert got.kl_peft_llama < got.kl_base / 2
+    assert got.kl_peft_llama < got.kl_adapter_peft / 100
+    assert got.delta_correlation > 0.99
+    assert got.delta_relative_error < SHIFT_ERROR
+    assert got.top1_agreement >= 0.95  # at most one near-tie may flip
     # Both move toward the training reply, by about the same amount.
     gain_peft = got.target_logprob_lora_peft - got.target_logprob_base_peft
     gain_llama = got.target_logprob_lora_llama - got.target_logprob_base_llama
     assert gain_peft > 0.3
-    assert abs(gain_llama - gain_peft) < 0.2 * gain_peft
+    assert abs(gain_llama - gain_peft) < 0.05 * gain_peft
 
 
 @pytest.mark.slow
@@ -150,8 +156,11 @@ def test_an_unpermuted_adapter_is_caught(
     _, info = base_gguf(base_ckpt)
     bad = gguf_lora.write_gguf_adapter(run / "adapter", info, tmp_path / "bad.gguf")
     got = agreement(ref, smollm2_path(), bad)
-    # v and o are still right, so the shifts still correlate; the distributions do not agree.
-    assert got.kl_peft_llama > 3 * got.kl_base + 0.005
+    print(got.model_dump_json(indent=1))  # the figures, for -s runs
+    # v, o and the MLP are still right, so the shifts still correlate; they do not match.
+    # Each criterion of the check above fails on its own.
+    assert got.kl_peft_llama > got.kl_base / 2
+    assert got.delta_relative_error > SHIFT_ERROR
 
 
 @pytest.mark.slow

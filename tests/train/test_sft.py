@@ -26,7 +26,8 @@ def test_config_precedence_preset_file_flags(run: Path) -> None:
     assert config["lora_rank"] == 8  # flag over file
     assert config["max_steps"] == STEPS  # flag over file
     assert config["learning_rate"] == 0.005  # file over preset
-    assert config["target_modules"] == "attention"  # preset over default
+    assert config["max_length"] == 1024  # preset over default
+    assert config["target_modules"] == "all"  # flag over preset
 
 
 def test_loss_is_logged_per_step_and_falls(run: Path) -> None:
@@ -44,8 +45,8 @@ def test_loss_is_logged_per_step_and_falls(run: Path) -> None:
 def test_adapter_weights_changed_from_their_init(run: Path) -> None:
     weights = load_file(str(run / "adapter" / "adapter_model.safetensors"))
     b_keys = [k for k in weights if ".lora_B." in k]
-    # 30 layers x q, k, v, o; PEFT initialises every lora_B to zeros.
-    assert len(b_keys) == 30 * 4
+    # 30 layers x q, k, v, o, gate, up, down; PEFT initialises every lora_B to zeros.
+    assert len(b_keys) == 30 * 7
     assert all(abs(weights[k]).max() > 0 for k in b_keys)
     config = json.loads((run / "adapter" / "adapter_config.json").read_text())
     assert (config["r"], config["lora_alpha"]) == (8, 16)
@@ -76,7 +77,7 @@ def test_a_crashed_run_resumed_from_its_last_checkpoint(run: Path) -> None:
     summaries = [line for line in lines if "train_loss" in line and "event" not in line]
     assert len(summaries) == 1  # only the resumed run finished
     assert lines[-1]["resumed_from_step"] == 3
-    checkpoints = sorted(p.name for p in (run / "checkpoints").iterdir())
+    checkpoints = sorted(p.name for p in (run / "checkpoints").glob("checkpoint-*"))
     assert checkpoints == ["checkpoint-3", "checkpoint-6"]
 
 

@@ -8,7 +8,8 @@ position, on next-token distributions:
 * ``kl_base``: the same for the base models alone, the floor set by llama.cpp's quantised
   arithmetic (it multiplies Q4 weights by 8-bit activations; transformers uses fp32 copies);
 * ``kl_adapter_peft`` / ``kl_adapter_llama``: how far the adapter moves each runtime;
-* ``delta_correlation``: correlation of the adapter's logit shifts in the two runtimes;
+* ``delta_correlation``: correlation of the adapter's logit shifts in the two runtimes, and
+  ``delta_relative_error``: the norm of their difference over the norm of PEFT's shift;
 * ``top1_agreement``: share of positions where both runtimes pick the same token;
 * ``target_logprob_*``: mean log-probability of the reply's tokens, base and adapted, per runtime.
 
@@ -35,6 +36,7 @@ class Agreement(BaseModel):
     kl_adapter_peft: float
     kl_adapter_llama: float
     delta_correlation: float
+    delta_relative_error: float
     top1_agreement: float
     target_logprob_base_peft: float
     target_logprob_lora_peft: float
@@ -160,6 +162,9 @@ def agreement(ref: Reference, base_gguf: Path, adapter_gguf: Path) -> Agreement:
         kl_adapter_peft=_kl(pl, pb),
         kl_adapter_llama=_kl(ll, lb),
         delta_correlation=float(np.corrcoef(delta_peft, delta_llama)[0, 1]),
+        delta_relative_error=float(
+            np.linalg.norm(delta_llama - delta_peft) / np.linalg.norm(delta_peft)
+        ),
         top1_agreement=float((pl.argmax(-1) == ll.argmax(-1)).mean()),
         target_logprob_base_peft=_target_logprob(pb, targets),
         target_logprob_lora_peft=_target_logprob(pl, targets),
