@@ -174,6 +174,7 @@ def test_greedy_output_moves_toward_the_training_reply(run: Path, base_ckpt: Pat
     ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
     before = greedy(smollm2_path(), ids, 24, None)
     after = greedy(smollm2_path(), ids, 24, run / "adapter.gguf")
+    print(f"base: {before!r}\nadapted: {after!r}")  # for -s runs
     assert after != before
 
     def shared(text: str) -> int:
