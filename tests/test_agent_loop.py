@@ -63,10 +63,14 @@ def test_action_after_a_read_in_the_same_reply_is_not_committed(tmp_path: Path) 
     action_cmds = [c for c in trace.commands if c.op == "ACTION"]
     assert [c.ok for c in action_cmds] == [False, True]
     assert "not yet seen the results" in action_cmds[0].result
-    # The second call's prompt contains the READ result before the model commits.
+    # The second call's prompt shows the READ result, then the refusal, before the model commits.
     calls = trace.of_type(CallRecord)
     second = trace.conversation(calls[1])
-    assert "[strategy is empty]" in second[-2]["content"] or "empty" in second[-2]["content"]
+    shown = second[-2]
+    assert shown["role"] == "user"
+    first, refusal = shown["content"].split("\n")[:2]
+    assert first == "[READ|strategy] [strategy is empty]"
+    assert refusal.startswith("ERROR: ACTION not committed: you had not yet seen the results")
     step = trace.steps[0]
     assert step.proposed == "left" and step.action == "left" and step.fallback is None
 
@@ -221,3 +225,18 @@ def test_an_env_crash_is_recorded_as_an_errored_episode_with_its_work(tmp_path: 
     error = next(e for e in trace.of_type(EventRecord) if e.kind == "error")
     assert "Traceback" in error.data["traceback"]
     assert (tmp_path / "memory" / "strategy").read_text() == "keep going\nkeep going\n"
+
+
+class TitledLineEnv(LineEnv):
+    title = "The Long Line"
+
+
+def test_the_prompt_names_the_envs_title_and_its_own_episode_length(tmp_path: Path) -> None:
+    """A run capped at 1 step still tells the model the game lasts up to 50 steps."""
+    _, model = play_episode(
+        tmp_path, ["<|ACTION|>wait<|END|>"], max_steps=1, env=TitledLineEnv(max_steps=50)
+    )
+    system = model.requests[0].messages[0].content
+    assert "You are an agent playing The Long Line, a long game of up to 50 steps." in system
+    assert "Step 0 of 50." in model.requests[0].messages[1].content
+    assert LineEnv().title == "Line"  # the default: made from the game's name

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from automem.cli import app
@@ -100,3 +101,33 @@ def test_report_command_writes_a_self_contained_file(tmp_path: Path) -> None:
     assert missing.exit_code == 2 and "nope" in missing.output
     refused = runner.invoke(app, ["view", str(out), "--host", "0.0.0.0"])
     assert refused.exit_code == 2 and "loopback" in refused.output
+
+
+def test_ray_executor_without_ray_fails_before_the_progress_display(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now raises ImportError
+    out = tmp_path / "eval"
+    args = ["eval", "--suite", "crafter", "--model", "scripted", "--executor", "ray"]
+    result = runner.invoke(app, [*args, "--out", str(out)])
+    assert result.exit_code == 2
+    assert result.output.splitlines()[-1] == (
+        "error: --executor ray needs the ray package: pip install 'automem[ray]'"
+    )
+    assert "crafter__seed" not in result.output  # no progress bar was drawn
+    assert not out.exists()
+
+
+def test_run_of_a_task_without_its_data_fails_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AUTOMEM_BOXOBAN_LEVELS", str(tmp_path / "no-levels"))
+    out = tmp_path / "run"
+    args = ["run", "--env", "minihack/MiniHack-Boxoban-Hard-v0", "--model", "scripted"]
+    result = runner.invoke(app, [*args, "--out", str(out)])
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(
+        "error: minihack/MiniHack-Boxoban-Hard-v0 needs the Boxoban level files"
+    )
+    assert not out.exists()

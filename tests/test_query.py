@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -39,3 +40,14 @@ def test_a_bad_query_names_the_problem(two_runs: list[Path]) -> None:
         query(two_runs, "SELECT nonexistent FROM steps")
     result = CliRunner().invoke(app, ["query", "SELECT FROM WHERE", str(two_runs[0])])
     assert result.exit_code == 2 and "SQL error" in result.output
+
+
+def test_without_duckdb_the_library_names_the_extra(
+    two_runs: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "duckdb", None)  # as if the analysis extra were missing
+    hint = "querying traces needs duckdb: pip install 'automem[analysis]'"
+    with pytest.raises(ValueError, match=r"^querying traces needs duckdb: .*automem\[analysis\]"):
+        query(two_runs, "SELECT count(*) FROM steps")
+    result = CliRunner().invoke(app, ["query", "SELECT 1", str(two_runs[0])])
+    assert result.exit_code == 2 and hint in result.output

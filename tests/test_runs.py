@@ -175,16 +175,24 @@ def test_thread_executor_gives_the_same_episodes_as_processes(
 
 
 @pytest.mark.parametrize("executor", ["thread", "local"])
-def test_a_token_budget_stops_the_run_cleanly(tmp_path: Path, executor: str) -> None:
+def test_a_token_budget_stops_the_run_and_its_stopped_episodes_are_not_results(
+    tmp_path: Path, executor: str
+) -> None:
     config = RunConfig(env="crafter", model="scripted", seeds=(1, 2, 3, 4), max_steps=400)
     result = run(
         config, tmp_path / "b", workers=2, executor=executor, budget=Budget(max_tokens=60_000)
     )
     assert result.budget_note is not None and "token budget exhausted" in result.budget_note
     assert result.not_started >= 1 and result.ran + result.not_started == 4
-    stopped = [e for e in result.summary.per_episode if e.status == "stopped"]
+    stopped = result.summary.unfinished
     assert stopped and all(e.reason.startswith("budget: token budget") for e in stopped)
-    # The stopped episodes' work is kept, with complete traces.
+    assert not result.complete
+    assert all(e.status == "finished" for e in result.summary.per_episode)
+    assert result.summary.episodes == len(result.summary.per_episode) == result.finished_now
+    # The stopped episodes' work is kept apart, with complete traces, and is not a result.
     for episode in stopped:
-        trace = Trace.read(tmp_path / "b" / "episodes" / episode.episode_id / "trace.jsonl")
-        assert trace.end is not None and trace.end.steps == episode.steps
+        folder = tmp_path / "b" / "episodes" / ".stopped" / episode.episode_id
+        trace = Trace.read(folder / "trace.jsonl")
+        assert trace.end is not None and trace.end.status == "stopped"
+        assert trace.end.steps == episode.steps
+        assert not (tmp_path / "b" / "episodes" / episode.episode_id).exists()

@@ -142,3 +142,25 @@ def test_run_config_single_task_shorthand_and_multi_task_checks() -> None:
         RunConfig(model="scripted", tasks=[{"env": "crafter", "seeds": [1]}] * 2)
     with pytest.raises(ValueError, match="seeds must be distinct"):
         RunConfig(env="crafter", model="scripted", seeds=(1, 1))
+
+
+def test_a_stopped_or_failed_episode_is_listed_apart_and_never_averaged() -> None:
+    finished = episode("crafter", "crafter", 1, 0.5)
+    stopped = episode("crafter", "crafter", 2, 0.0).model_copy(
+        update={"status": "stopped", "reason": "budget: token budget exhausted", "steps": 3}
+    )
+    failed = episode("crafter", "crafter", 3, 0.0).model_copy(
+        update={"status": "error", "reason": "RuntimeError: boom"}
+    )
+    summary = summarise([stopped, finished, failed])
+    assert summary.episodes == 1 and [e.seed for e in summary.per_episode] == [1]
+    assert summary.tasks["crafter"].episodes == 1
+    assert summary.tasks["crafter"].progression.mean == 0.5
+    assert summary.overall is not None and summary.overall.steps.mean == 10
+    listed = [(e.seed, e.status, e.reason, e.steps) for e in summary.not_finished["crafter"]]
+    assert listed == [
+        (2, "stopped", "budget: token budget exhausted", 3),
+        (3, "error", "RuntimeError: boom", 10),
+    ]
+    only_stopped = summarise([stopped])
+    assert only_stopped.episodes == 0 and only_stopped.overall is None and not only_stopped.tasks

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
+from automem.memory import views
+from automem.traces import Trace, TraceError
 from automem.traces.stats import episode_stats, mean_rates
 from tests.conftest import play
 
@@ -51,3 +54,40 @@ def test_pooled_rates_over_episodes(tmp_path: Path) -> None:
     assert rates["unproductive_rate"] == pytest.approx(2 / 4)
     assert rates["redundant_write_rate"] == pytest.approx(2 / 4)
     assert rates["input_tokens_per_step"] == pytest.approx(10 * (len(REPLIES) + 1) / 4)
+
+
+def test_empty_searches_come_from_the_count_not_the_wording(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(views, "_matches", lambda n: f"found {n} line(s)")
+    trace, _ = play(tmp_path, REPLIES, max_steps=3)
+    search = next(c for c in trace.commands if c.op == "SEARCH")
+    assert search.result == 'found 0 line(s) in strategy for "go"'  # the new wording was shown
+    stats = episode_stats(trace)
+    assert (stats.searches, stats.empty_searches) == (1, 1)
+
+
+def as_version_1(path: Path, *, keep_version: bool = False) -> Path:
+    """The trace as schema v1 wrote it: no ``matches`` in command records."""
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    if not keep_version:
+        records[0]["schema_version"] = 1
+    for record in records:
+        record.pop("matches", None)
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+def test_version_1_traces_read_empty_searches_from_their_wording(tmp_path: Path) -> None:
+    play(tmp_path, REPLIES, max_steps=3)
+    old = Trace.read(as_version_1(tmp_path / "trace.jsonl"))
+    assert old.header.schema_version == 1
+    assert all(c.matches is None for c in old.commands)
+    assert (episode_stats(old).searches, episode_stats(old).empty_searches) == (1, 1)
+
+
+def test_a_current_trace_without_the_count_is_refused(tmp_path: Path) -> None:
+    play(tmp_path, REPLIES, max_steps=3)
+    broken = Trace.read(as_version_1(tmp_path / "trace.jsonl", keep_version=True))
+    with pytest.raises(TraceError, match=r"SEARCH record of step 0 \(turn 0\) has no 'matches'"):
+        episode_stats(broken)

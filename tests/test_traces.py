@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from automem.traces import Trace, TraceError
+from automem.traces import TRACE_SCHEMA_VERSION, Trace, TraceError
 from tests.conftest import play
 
 
@@ -39,7 +39,9 @@ def test_a_record_of_unknown_type_is_named(good_trace: Path) -> None:
 
 
 def test_a_newer_schema_version_is_refused(good_trace: Path) -> None:
-    text = good_trace.read_text().replace('"schema_version":1', '"schema_version":99', 1)
+    current = f'"schema_version":{TRACE_SCHEMA_VERSION}'
+    assert current in good_trace.read_text()
+    text = good_trace.read_text().replace(current, '"schema_version":99', 1)
     good_trace.write_text(text)
     with pytest.raises(TraceError, match="schema version 99 is not supported"):
         Trace.read(good_trace)
@@ -55,3 +57,21 @@ def test_a_trace_without_header_is_refused(good_trace: Path) -> None:
 def test_a_missing_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(TraceError, match="cannot open trace"):
         Trace.read(tmp_path / "nope.jsonl")
+
+
+def test_a_blank_first_line_does_not_let_a_foreign_schema_version_through(
+    good_trace: Path,
+) -> None:
+    current = f'"schema_version":{TRACE_SCHEMA_VERSION}'
+    assert current in good_trace.read_text()
+    text = good_trace.read_text().replace(current, '"schema_version":99', 1)
+    good_trace.write_text("\n" + text)
+    with pytest.raises(TraceError, match=r"trace\.jsonl:2: trace schema version 99 is not"):
+        Trace.read(good_trace)
+
+
+def test_a_second_header_is_refused_with_its_line(good_trace: Path) -> None:
+    lines = good_trace.read_text().splitlines()
+    good_trace.write_text("\n".join([*lines, lines[0]]) + "\n")
+    with pytest.raises(TraceError, match=rf"trace\.jsonl:{len(lines) + 1}: a second header"):
+        Trace.read(good_trace)

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import sys
 import webbrowser
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from automem import __version__
 
 if TYPE_CHECKING:
-    from automem.runs.config import RunConfig
+    from automem.runs.config import RunConfig, SkippedTask
+    from automem.runs.runner import RunResult
     from automem.runs.summary import RunSummary
 
 app = typer.Typer(
@@ -103,6 +104,15 @@ ConstrainedOpt = Annotated[
         "routine.constrained_output.",
     ),
 ]
+PluginOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--plugin",
+        help="A module ('pkg.mod') or Python file ('path/file.py') to import first, in this "
+        "process and in every worker: it may register helpers, model backends and environments. "
+        "Repeat for several.",
+    ),
+]
 DEFAULT_MODEL = "local:smollm2-135m"
 
 
@@ -131,6 +141,7 @@ def run_cmd(
     max_cost: MaxCostOpt = None,
     max_tokens: MaxTokensOpt = None,
     ray_address: RayAddressOpt = None,
+    plugin: PluginOpt = None,
     out_dir: Annotated[
         Path, typer.Option("--out", help="Run directory (created or resumed).")
     ] = Path("runs/demo"),
@@ -150,6 +161,7 @@ def run_cmd(
             max_steps=max_steps,
             scaffold=scaffold,
             constrained_output=constrained,
+            plugins=tuple(plugin or ()),
         )
     except ValueError as exc:
         raise fail(str(exc)) from None
@@ -171,25 +183,60 @@ def eval_cmd(
             "for several games. Games without one use their v0 scaffold."
         ),
     ] = None,
+    task: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Only the tasks whose env id contains this text or glob ('maze', "
+            "'Quest-*'), ignoring case; repeat for several."
+        ),
+    ] = None,
+    episodes: Annotated[
+        int | None, typer.Option(help="Only the first N seeds of each task.")
+    ] = None,
+    max_steps: Annotated[
+        int | None, typer.Option(help="Cap every task's episodes at this many steps.")
+    ] = None,
+    skip_missing: Annotated[
+        bool,
+        typer.Option(
+            "--skip-missing",
+            help="Run without the tasks whose data set is missing (recorded in run.json).",
+        ),
+    ] = False,
     workers: WorkersOpt = 1,
     executor: ExecutorOpt = "local",
     max_cost: MaxCostOpt = None,
     max_tokens: MaxTokensOpt = None,
     ray_address: RayAddressOpt = None,
+    plugin: PluginOpt = None,
 ) -> None:
-    """Evaluate an agent on a suite (the reference protocol by default), as one resumable run."""
-    from automem.runs.suites import load_suite, suite_config
+    """Evaluate an agent on a suite (the reference protocol by default), as one resumable run.
+
+    --task, --episodes and --max-steps change the run's config: a resumed run needs the same.
+    """
+    from automem import envs
+    from automem.runs.plugins import load_plugins
+    from automem.runs.suites import limit_suite, load_suite, suite_config
     from automem.scaffold import ScaffoldError, load
 
     try:
+        load_plugins(plugin or ())  # they may register the envs and helpers the suite names
         chosen = load_suite(suite)
+        limited = limit_suite(chosen, patterns=task or (), episodes=episodes, max_steps=max_steps)
+        missing = envs.missing_by_env(t.env for t in limited.tasks)
+        if missing and not skip_missing:
+            raise ValueError(
+                f"{envs.missing_message(missing)} Or add --skip-missing to run the suite "
+                "without these tasks."
+            )
         given = [(ref, load(ref)) for ref in scaffold or []]
-        config = suite_config(chosen, model, given).model_copy(
-            update={"constrained_output": constrained}
+        config = suite_config(limited, model, given, skip=missing).model_copy(
+            update={"constrained_output": constrained, "plugins": tuple(plugin or ())}
         )
     except (ScaffoldError, ValueError) as exc:
         raise fail(str(exc)) from None
-    out.print(f"Suite {chosen.name} v{chosen.version}: {chosen.episodes} episodes.")
+    skipped = f", {len(config.skipped)} task(s) skipped" if config.skipped else ""
+    out.print(f"Suite {chosen.name} v{chosen.version}: {config.episodes} episodes{skipped}.")
     _launch(config, out_dir, workers, executor, max_cost, max_tokens, ray_address)
 
 
@@ -202,54 +249,82 @@ def _launch(
     max_tokens: int | None,
     ray_address: str | None = None,
 ) -> None:
-    """Run a config with a progress bar, then print what happened and the summary."""
+    """Run a config showing its progress, then print what happened and the summary.
+
+    Exits 1 when an episode has no result yet (stopped, failed or not started), 130 on Ctrl-C.
+    """
     from automem import runs
+    from automem.progress import RunProgress
     from automem.scaffold import ScaffoldError
 
-    bar = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=False,
-    )
-    ids: dict[str, int] = {}
-
-    def progress(episode: str, step: int, cap: int) -> None:
-        if episode not in ids:
-            ids[episode] = bar.add_task(episode, total=cap or None)
-        bar.update(ids[episode], completed=step, total=cap or None)
-
+    _check_executor(executor)  # before the progress display draws a bar per episode
+    display = RunProgress(err)
     try:
         budget = runs.Budget(max_cost_usd=max_cost, max_tokens=max_tokens)
-        with bar:
+        with display:
             result = runs.run(
                 config,
                 out_dir,
                 workers=workers,
                 executor=executor,  # type: ignore[arg-type]  # checked by run()
                 budget=budget,
-                progress=progress,
+                progress=display.step,
+                on_end=display.end,
                 ray_address=ray_address,
             )
-    except (runs.RunDirError, ScaffoldError, ValueError) as exc:
+    except KeyboardInterrupt:
+        raise fail(
+            f"interrupted; the finished episodes are kept in {out_dir}: "
+            "rerun the same command to resume",
+            code=130,
+        ) from None
+    except (runs.RunDirError, runs.WorkerError, ScaffoldError, ValueError) as exc:
         raise fail(str(exc)) from None
+    except OSError as exc:
+        where = exc.filename or out_dir
+        raise fail(
+            f"cannot write {where}: {exc.strerror or exc}; the finished episodes are kept: "
+            "fix this, then rerun the same command to resume"
+        ) from None
+    _report_run(result, out_dir, config.skipped)
+
+
+def _report_run(result: RunResult, out_dir: Path, skipped: Sequence[SkippedTask]) -> None:
+    for problem in result.problems:
+        err.print(f"[yellow]not counted:[/] {escape(problem)}", highlight=False, soft_wrap=True)
     if result.budget_note:
         err.print(
-            f"[yellow]Stopped:[/] {result.budget_note}; {result.not_started} episode(s) "
-            "not started. Rerun the command to continue.",
+            f"[yellow]Stopped:[/] {escape(result.budget_note)}; "
+            f"{result.not_started} episode(s) not started.",
             soft_wrap=True,
         )
-    if result.ran == 0 and not result.not_started:
+    if result.ran == 0 and result.complete:
         out.print(f"Nothing to do: all {result.skipped} episodes in {out_dir} are finished.")
     else:
-        out.print(f"Ran {result.ran} episode(s), {result.skipped} already finished.")
-    _print_summary(result.summary)
+        out.print(
+            f"Ran {result.ran} episode(s) ({result.finished_now} finished), "
+            f"{result.skipped} already finished."
+        )
+    _print_summary(result.summary, skipped)
     out.print(f"Run directory: {out_dir}")
-    errors = result.summary.overall.error_episodes if result.summary.overall else 0
-    if errors:
-        raise fail(f"{errors} episode(s) ended with an error; see their traces", code=1)
+    if not result.complete:
+        missing = result.total - result.summary.episodes
+        raise fail(
+            f"{missing} of {result.total} episode(s) did not finish and are not counted "
+            f"({len(result.summary.unfinished)} stopped or failed, listed above, kept under "
+            f"{out_dir / 'episodes' / '.stopped'}); rerun the same command to retry them",
+            code=1,
+        )
+
+
+def _check_executor(executor: str) -> None:
+    """Fail in one line if the executor's package is not installed."""
+    if executor != "ray":
+        return
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        raise fail("--executor ray needs the ray package: pip install 'automem[ray]'") from None
 
 
 def _add_column(table: Table, name: str) -> None:
@@ -260,23 +335,37 @@ def _add_column(table: Table, name: str) -> None:
         table.add_column(name, justify="right", no_wrap=True)
 
 
-def _print_summary(summary: RunSummary) -> None:
-    table = Table(title="Progression % (mean ± standard error)")
-    columns = ("task", "n", "progression", "return", "steps", "tok/step", "fallback", "invalid")
-    for column in columns:
-        _add_column(table, column)
-    for task, group in summary.tasks.items():
-        table.add_row(
-            task,
-            str(group.episodes),
-            group.progression.percent(),
-            f"{group.episode_return.mean:.2f}",
-            f"{group.steps.mean:.0f}",
-            f"{group.tokens_per_step:.0f}",
-            str(group.fallbacks),
-            str(group.invalid_actions),
-        )
-    out.print(table)
+def _print_summary(summary: RunSummary, skipped: Sequence[SkippedTask] = ()) -> None:
+    if summary.tasks:
+        table = Table(title="Progression % (mean ± standard error)")
+        columns = ("task", "n", "progression", "return", "steps", "tok/step", "fallback", "invalid")
+        for column in columns:
+            _add_column(table, column)
+        for task, group in summary.tasks.items():
+            table.add_row(
+                task,
+                str(group.episodes),
+                group.progression.percent(),
+                f"{group.episode_return.mean:.2f}",
+                f"{group.steps.mean:.0f}",
+                f"{group.tokens_per_step:.0f}",
+                str(group.fallbacks),
+                str(group.invalid_actions),
+            )
+        out.print(table)
+    if summary.not_finished:
+        table = Table(title="Not finished, not counted (rerun the run to retry them)")
+        for column in ("task", "episode", "status", "steps", "reason"):
+            justify = "right" if column == "steps" else "left"
+            table.add_column(column, overflow="fold", justify=justify)
+        for task, episodes in summary.not_finished.items():
+            for e in episodes:
+                table.add_row(task, e.episode_id, e.status, str(e.steps), e.reason)
+        out.print(table)
+    if skipped:
+        out.print("[yellow]Skipped tasks[/] (not run, so not in the means above):")
+    for task in skipped:
+        out.print(f"  {escape(task.env)}: {escape(task.reason)}", highlight=False, soft_wrap=True)
 
 
 # --------------------------------------------------------------------------- scaffold
@@ -285,12 +374,36 @@ def _print_summary(summary: RunSummary) -> None:
 @scaffold_app.command("list")
 def scaffold_list() -> None:
     """List the built-in scaffolds and the helpers a scaffold can switch on."""
-    from automem.agent.helpers import helper_names
+    from automem.agent.catalogue import helper_catalogue
     from automem.scaffold import builtin_names, load
 
     for name in builtin_names():
         out.print(f"{name}: {load(name).description}", highlight=False)
-    out.print(f"helpers: {', '.join(helper_names())}")
+    out.print("helpers (details: automem scaffold helpers):")
+    for entry in helper_catalogue():
+        games = ", ".join(entry["games"]) or "any game"
+        out.print(f"  {entry['name']} ({games}): {entry['summary']}", highlight=False)
+
+
+@scaffold_app.command("helpers")
+def scaffold_helpers(
+    game: Annotated[
+        str | None, typer.Option(help="Only the helpers that apply to this game.")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="The catalogue as JSON, with parameter schemas.")
+    ] = False,
+) -> None:
+    """The helper catalogue: what each helper does, for which games, and its parameters."""
+    import json
+
+    from automem.agent.catalogue import catalogue_text, helper_catalogue
+
+    entries = helper_catalogue(game)
+    if as_json:
+        typer.echo(json.dumps(entries, indent=2))
+    else:
+        typer.echo(catalogue_text(entries))
 
 
 @scaffold_app.command("show")
@@ -309,15 +422,13 @@ def scaffold_validate(
     refs: Annotated[list[str], typer.Argument(help="Built-in names or YAML paths.")],
 ) -> None:
     """Check scaffolds: schema, file names, vocabulary, templates and helper parameters."""
-    from automem.agent.helpers import build_helpers
     from automem.scaffold import ScaffoldError, load
 
     bad = 0
     for ref in refs:
         try:
-            loaded = load(ref)
-            build_helpers(loaded.helpers)
-        except (ScaffoldError, ValueError) as exc:
+            loaded = load(ref)  # the whole check (automem.scaffold.validate_text)
+        except ScaffoldError as exc:
             err.print(f"[red]✗[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             bad += 1
         else:
@@ -475,17 +586,43 @@ def compare_cmd(
     run_b: Annotated[Path, typer.Argument(help="The run compared with it (B).")],
     confidence: Annotated[float, typer.Option(help="Confidence level of the intervals.")] = 0.95,
     resamples: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 10_000,
+    allow_mismatch: Annotated[
+        bool,
+        typer.Option(
+            "--allow-mismatch",
+            help="Compare even if paired episodes had different step caps, or the runs differ "
+            "in both scaffold and model; the differences are listed first.",
+        ),
+    ] = False,
 ) -> None:
     """Paired comparison B - A: progression differences per task and overall, with bootstrap
-    confidence intervals (episodes paired by task and seed), and behavioural deltas."""
+    confidence intervals (episodes paired by task and seed), and behavioural deltas.
+
+    The runs must differ in one of scaffold and model and have the same step caps."""
     from automem.runs import RunDirError
-    from automem.runs.compare import compare_runs
+    from automem.runs.compare import compare_runs, confounded
     from automem.traces import TraceError
 
     try:
-        result = compare_runs(run_a, run_b, confidence=confidence, resamples=resamples)
+        result = compare_runs(
+            run_a,
+            run_b,
+            confidence=confidence,
+            resamples=resamples,
+            allow_mismatch=allow_mismatch,
+        )
     except (RunDirError, TraceError, ValueError) as exc:
         raise fail(str(exc)) from None
+    for difference in result.differences:
+        out.print(f"differs: {escape(difference.describe())}", highlight=False, soft_wrap=True)
+    if not result.differences:
+        out.print("The runs have the same model, scaffolds and step caps.")
+    if confounded(result.differences):
+        err.print(
+            "[yellow]warning:[/] compared despite the mismatched settings above "
+            "(--allow-mismatch): B - A mixes their effects.",
+            soft_wrap=True,
+        )
     level = f"{100 * confidence:.0f}%"
     table = Table(title=f"Progression, B - A (percentage points, {level} interval)")
     for column in ("task", "pairs", "A %", "B %", "B - A [interval]"):
@@ -510,8 +647,6 @@ def compare_cmd(
     for label, missing in (("A", result.only_in_a), ("B", result.only_in_b)):
         if missing:
             err.print(f"Only in {label} (not compared): {', '.join(missing)}", soft_wrap=True)
-    if result.overall is None:
-        raise fail("the runs share no episode (task and seed) to compare")
 
 
 @app.command("report")
@@ -605,16 +740,19 @@ def query_cmd(
 
 @app.command("summary")
 def summary_cmd(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) -> None:
-    """Print a run's summary table (recomputed from its finished episodes)."""
+    """Print a run's summary table (recomputed from its finished episodes; the episodes that
+    did not finish are listed apart)."""
     from automem.runs import RunDir, RunDirError, summarise
 
     try:
-        summary = summarise(list(RunDir(run_dir).finished().values()))
-    except (RunDirError, FileNotFoundError) as exc:
+        folder = RunDir(run_dir)
+        config = folder.config()
+        summary = summarise(folder.scan(config).episodes())
+    except RunDirError as exc:
         raise fail(str(exc)) from None
+    _print_summary(summary, config.skipped)
     if not summary.episodes:
         raise fail(f"{run_dir} has no finished episodes")
-    _print_summary(summary)
 
 
 # --------------------------------------------------------------------------- train

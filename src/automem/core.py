@@ -5,7 +5,9 @@ Everything else plugs into these two small interfaces:
 * a :class:`TextEnv` turns a game into ``reset(seed) -> Observation`` and
   ``step(action_text) -> StepResult`` with a progression value in [0, 1];
 * a :class:`ChatModel` turns a :class:`CompletionRequest` (messages plus what the
-  agent may say in this phase) into a :class:`Completion` with its usage.
+  agent may say in this phase) into a :class:`Completion` with its usage; backends with
+  tool calling also turn a ``ChatRequest`` (tools offered) into a ``ChatReply`` (text and
+  tool calls), whose types are in :mod:`automem.models.chat`.
 
 The memory store (``automem.memory``) and scaffold helpers (``automem.agent.helpers``)
 have their own modules because they carry more machinery.
@@ -15,9 +17,12 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:  # the tool-calling types build on the ones below
+    from automem.models.chat import ChatReply, ChatRequest
 
 Phase = Literal["log", "plan"]
 Role = Literal["system", "user", "assistant"]
@@ -111,6 +116,19 @@ class StepResult:
         return self.terminated or self.truncated
 
 
+class MissingData(Frozen):
+    """A data set an environment needs that is not on this machine, and how to get it."""
+
+    data: str = Field(description="What is missing, e.g. 'the Boxoban level files'.")
+    looked: str = Field("", description="Where it was looked for.")
+    fix: str = Field(description="How to get it: one sentence, no line breaks.")
+
+    def message(self, envs: str, *, several: bool = False) -> str:
+        """One line: ``envs`` need(s) the data (where it was looked for), then the fix."""
+        where = f" (looked in {self.looked})" if self.looked else ""
+        return f"{envs} need{'' if several else 's'} {self.data}{where}. {self.fix}"
+
+
 class TextEnv(abc.ABC):
     """A game seen through text. Subclasses set the class attributes and implement three methods.
 
@@ -122,7 +140,12 @@ class TextEnv(abc.ABC):
     game: str
     actions: tuple[ActionSpec, ...]
     default_action: str
-    max_steps: int
+    max_steps: int  # the game's own episode length (the protocol's), shown to the model
+
+    @property
+    def title(self) -> str:
+        """The game's name in prompts; a subclass may set ``title = "NetHack"`` instead."""
+        return self.game.replace("_", " ").title()
 
     @abc.abstractmethod
     def reset(self, seed: int) -> Observation: ...
@@ -134,8 +157,32 @@ class TextEnv(abc.ABC):
     @abc.abstractmethod
     def progression(self) -> float: ...
 
+    @classmethod
+    def missing_data(cls, **kwargs: Any) -> MissingData | None:
+        """The data set this env (made with ``kwargs``) needs and cannot find, else None.
+
+        Checked before a run writes anything, so a missing download fails in one line
+        instead of in every episode. Envs that need no data keep this default.
+        """
+        return None
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources; the default has none."""
+
+    def position(self) -> tuple[int, int] | None:
+        """The player's ``(x, y)`` on the current map (x grows east, y south), or None.
+
+        Optional: helpers that track movement (``position_tracker``) read it. An env without
+        a notion of position keeps this default.
+        """
+        return None
+
+    def level(self) -> str | None:
+        """Which map :meth:`position` is on (e.g. NetHack's dungeon level), or None.
+
+        Optional: None means a single map for the whole episode.
+        """
+        return None
 
     @property
     def action_names(self) -> list[str]:
@@ -234,6 +281,14 @@ class ChatModel(abc.ABC):
 
     @abc.abstractmethod
     def complete(self, request: CompletionRequest) -> Completion: ...
+
+    def chat(self, request: ChatRequest) -> ChatReply:
+        """One tool-calling call; backends without tool calling keep this default, which fails."""
+        raise ModelError(
+            f"backend {self.identity.backend!r} ({self.identity.spec}) has no tool calling; "
+            "use an openai, anthropic or local model, or ScriptedChatModel in tests",
+            kind="unsupported",
+        )
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources; the default has none."""

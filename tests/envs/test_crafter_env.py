@@ -101,15 +101,18 @@ def test_random_valid_steps():
     for _ in range(200):
         r = env.step(rng.choice(ACTION_NAMES))
         assert isinstance(r, StepResult) and r.valid
-        text = r.observation.text
+        text, status = r.observation.text, r.observation.short_term
         assert text and "You see" in text and "You face" in text
-        assert all(line in text for line in VITAL_LINES)
+        assert status.startswith("Your status:\n") and "Your status" not in text
+        assert all(line in status for line in VITAL_LINES)
         assert 0.0 <= r.progression <= 1.0 and r.progression >= last
         assert r.progression == env.progression
         assert math.isfinite(r.reward)
         last = r.progression
         if r.done:
-            assert r.terminated and DEAD_NOTICE in text
+            # Killed in its sleep, the player still reads as sleeping (as in the benchmark).
+            notice = SLEEPING_NOTICE if env.player.sleeping else DEAD_NOTICE
+            assert r.terminated and text.startswith(notice + "\n\n\n\nYou see")
             env.reset(0)
             last = 0.0
 
@@ -179,7 +182,7 @@ def test_text_on_constructed_state():
     world.add(objects.Cow(world, (px - 2, py + 1)))
     player.facing = (-1, 0)
 
-    text = env.observe().text
+    obs = env.observe()
     expected_view = textwrap.dedent(
         """\
         You see:
@@ -191,8 +194,10 @@ def test_text_on_constructed_state():
         - stone 4 steps to your north-east
         - coal 7 steps to your south-east
 
-        You face tree at your front.
-
+        You face tree at your front."""
+    )
+    expected_status = textwrap.dedent(
+        """\
         Your status:
         - health: 9/9
         - food: 9/9
@@ -201,21 +206,29 @@ def test_text_on_constructed_state():
 
         You have nothing in your inventory."""
     )
-    assert text == expected_view
+    # The benchmark's long-term and short-term contexts: the view, then status and inventory.
+    assert (obs.text, obs.short_term) == (expected_view, expected_status)
+    assert obs.render() == expected_view + "\n\n" + expected_status
 
     player.facing = (0, 1)
     assert "You face grass at your front." in env.observe().text
     player.inventory["wood"] = 3
     player.inventory["wood_pickaxe"] = 1
     player.inventory["food"] = 4
-    text = env.observe().text
-    assert "- food: 4/9" in text
-    assert text.endswith("Your inventory:\n- wood: 3\n- wood_pickaxe: 1")
+    status = env.observe().short_term
+    assert "- food: 4/9" in status
+    assert status.endswith("Your inventory:\n- wood: 3\n- wood_pickaxe: 1")
 
-    player.sleeping = True
-    assert env.observe().text.startswith(SLEEPING_NOTICE + "\n\nYou see:")
-    player.health = 0  # killed in its sleep (crafter wakes it only on its next update)
-    assert env.observe().text.startswith(DEAD_NOTICE + "\n\nYou see:")
+
+def test_notices_are_followed_by_four_newlines_and_sleep_wins():
+    env = _fresh(0)
+    view = env.observe().text
+    env.player.sleeping = True
+    assert env.observe().text == SLEEPING_NOTICE + "\n\n\n\n" + view
+    env.player.health = 0  # killed in its sleep (crafter wakes it only on its next update)
+    assert env.observe().text == SLEEPING_NOTICE + "\n\n\n\n" + view
+    env.player.sleeping = False
+    assert env.observe().text == DEAD_NOTICE + "\n\n\n\n" + view
 
 
 def test_text_at_map_edge():
@@ -250,7 +263,7 @@ def test_scripted_achievements_progression():
     assert r.info["achievements_unlocked"] == ["collect_wood"]
     assert r.info["achievements"] == ["collect_wood"]
     assert r.progression == pytest.approx(1 / 22) and r.reward >= 0.9
-    assert r.info["inventory"]["wood"] == 1 and "- wood: 1" in r.observation.text
+    assert r.info["inventory"]["wood"] == 1 and "- wood: 1" in r.observation.short_term
 
     player.inventory["wood"] = 5
     r = env.step("Place Table")  # the tree left grass in front of the player

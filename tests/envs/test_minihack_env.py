@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from automem import envs
+from automem.core import StepResult
 from automem.envs import make
 from automem.envs.nethack import boxoban, progress
 from automem.envs.nethack.env import MINIHACK_TASKS, MiniHackTextEnv
@@ -102,7 +104,11 @@ def test_each_task_runs_200_random_valid_steps(task: str, levels: Path) -> None:
             assert result.valid and result.progression in (0.0, 1.0)
             assert "--More--" not in result.observation.text
             if result.done:
-                assert result.truncated or result.terminated
+                # NLE ends the episode: aborted at its 100-step limit (truncated), else the
+                # task ended (death or success, terminated).
+                aborted = result.info["end_status"] == -1
+                assert result.truncated == aborted and result.terminated == (not aborted)
+                assert result.info["step"] == 100 if aborted else result.info["step"] < 100
                 env.reset(42 + episodes)
                 episodes += 1
         assert episodes >= 2  # 100-step cap
@@ -129,7 +135,8 @@ def test_seed_fixes_the_generated_level() -> None:
         env.close()
 
 
-def test_episodes_are_capped_at_100_steps() -> None:
+def test_nle_itself_aborts_at_step_100() -> None:
+    """As in the benchmark (gym 0.23 hands max_episode_steps to NLE): NLE quits the game."""
     env = make("minihack/MiniHack-MazeWalk-15x15-v0")
     try:
         env.reset(3)
@@ -138,7 +145,62 @@ def test_episodes_are_capped_at_100_steps() -> None:
             if result.done:
                 break
         assert step == 100 and result.truncated and not result.terminated
-        assert result.progression == 0.0
+        assert result.info["end_status"] == -1 and result.progression == 0.0
+        # The last observation is NLE's end screen after quitting, not the live maze.
+        assert result.observation.text.startswith("message:\nNo  Points     Name")
+        assert "quit in The Dungeons of Doom" in result.observation.text
+    finally:
+        env.close()
+
+
+# Seed 0 of MazeWalk-9x9: the stairs down are 10 moves away; east of the start is a wall.
+MAZE_SOLUTION = ["south", *["west"] * 4, "north", "north", "west", "west", "south"]
+
+
+def _solve_maze_on_step(env: MiniHackTextEnv, last: int) -> StepResult:
+    env.reset(0)
+    bumps = ["east"] * (last - len(MAZE_SOLUTION))  # walking into a wall: a step, no move
+    for step, action in enumerate(bumps + MAZE_SOLUTION, 1):
+        result = env.step(action)
+        assert result.done == (step == last)
+    return result
+
+
+def test_a_task_solved_on_step_100_is_not_solved() -> None:
+    """NLE checks its step limit before success: the benchmark scores step 100 as 0."""
+    env = make("minihack/MiniHack-MazeWalk-9x9-v0")
+    try:
+        assert isinstance(env, MiniHackTextEnv)
+        solved = _solve_maze_on_step(env, 99)
+        assert solved.terminated and solved.progression == 1.0 and solved.reward >= 1.0
+        late = _solve_maze_on_step(env, 100)
+        assert late.truncated and not late.terminated and late.info["end_status"] == -1
+        assert late.progression == 0.0 == env.progression
+    finally:
+        env.close()
+
+
+def _random_episode(env: MiniHackTextEnv, seed: int) -> StepResult:
+    rng = random.Random(1000 + seed)
+    env.reset(seed)
+    for _ in range(100):
+        result = env.step(rng.choice(env.action_names))
+        if result.done:
+            return result
+    raise AssertionError("the episode did not end")
+
+
+def test_an_end_screen_lists_only_its_own_game() -> None:
+    """NetHack's top-ten file is emptied at reset, as in a new NLE per episode."""
+    env = make("minihack/MiniHack-Quest-Medium-v0")
+    try:
+        assert isinstance(env, MiniHackTextEnv)
+        first = _random_episode(env, 42)  # killed by a giant rat: 8 points, a top-ten entry
+        assert first.terminated and "You made the top ten list!" in first.observation.text
+        again = _random_episode(env, 42)
+        assert again.observation == first.observation
+        message = first.observation.text.split("\n\nlanguage observation:")[0]
+        assert message.count(" died in ") == 1  # one game: this one
     finally:
         env.close()
 
@@ -195,9 +257,11 @@ def test_missing_boxoban_levels_say_how_to_get_them(
     with pytest.raises(boxoban.BoxobanLevelsMissing) as info:
         make("minihack/MiniHack-Boxoban-Hard-v0", boxoban_levels=tmp_path)
     message = str(info.value)
-    assert str(tmp_path / "hard") in message
-    assert boxoban.LEVELS_ENV in message
-    assert "git clone --depth 1 https://github.com/google-deepmind/boxoban-levels" in message
+    assert "\n" not in message and f"the levels_dir argument: {tmp_path}" in message
+    # The public data set by name, fetched where there is internet, then pointed to.
+    assert "Download the boxoban-levels data set" in message
+    assert "on a machine with internet access" in message
+    assert f"then set {boxoban.LEVELS_ENV}=DIR" in message
     monkeypatch.setenv(boxoban.LEVELS_ENV, str(tmp_path / "nowhere"))
     with pytest.raises(FileNotFoundError, match="AUTOMEM_BOXOBAN_LEVELS"):
         boxoban.load_levels("MiniHack-Boxoban-Medium-v0")
@@ -206,6 +270,20 @@ def test_missing_boxoban_levels_say_how_to_get_them(
         monkeypatch.delenv(boxoban.LEVELS_ENV)
         with pytest.raises(boxoban.BoxobanLevelsMissing, match="minihack's download location"):
             boxoban.load_levels("MiniHack-Boxoban-Hard-v0")
+
+
+def test_the_data_check_says_what_is_missing_before_an_env_is_made(
+    levels: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(boxoban.LEVELS_ENV, str(tmp_path / "empty"))
+    hard = envs.missing_data("minihack/MiniHack-Boxoban-Hard-v0")
+    assert hard is not None and hard.data == "the Boxoban level files"
+    assert hard.looked == f"${boxoban.LEVELS_ENV}: {tmp_path / 'empty'}"
+    assert hard == envs.missing_data("minihack/MiniHack-Boxoban-Medium-v0")  # one fix for both
+    assert envs.missing_data("minihack/MiniHack-MazeWalk-9x9-v0") is None
+    assert envs.missing_data("crafter") is None
+    monkeypatch.setenv(boxoban.LEVELS_ENV, str(levels))
+    assert envs.missing_data("minihack/MiniHack-Boxoban-Hard-v0") is None
 
 
 def test_boxoban_files_parse_like_minihack() -> None:

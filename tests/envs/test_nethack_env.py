@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
+from automem.core import StepResult
 from automem.envs import make, registered
 from automem.envs.nethack import language as L
 from automem.envs.nethack import progress
@@ -187,19 +188,86 @@ def test_env_reads_depth_and_level_from_each_step(env: NetHackTextEnv) -> None:
     assert env.step("search").progression == table["Xp:2"]  # never decreases
 
 
-def test_150_no_progress_checks_end_the_episode(env: NetHackTextEnv) -> None:
-    """NLE counts two checks per step: 75 steps without a new turn abort the game."""
-    env.reset(3)
-    steps = 0
-    while steps < 100:
-        result = env.step("esc")  # esc takes no game time
-        steps += 1
+def _steps_until_done(env: NetHackTextEnv, action: str, limit: int = 400) -> tuple[int, StepResult]:
+    for steps in range(1, limit + 1):
+        result = env.step(action)
         if result.done:
-            break
-    assert steps == 75
-    assert result.truncated and not result.terminated
-    with pytest.raises(RuntimeError, match="episode is over"):
-        env.step("esc")
+            return steps, result
+    raise AssertionError(f"{action!r} did not end the episode in {limit} steps")
+
+
+def test_no_progress_aborts_after_the_benchmarks_151_steps_from_reset(
+    env: NetHackTextEnv,
+) -> None:
+    """balrog-nle 0.9.0 counts once per step; its first step only records the turn."""
+    for seed in (3, 4):
+        env.reset(seed)
+        assert env.raw_observation["blstats"][20] == 1
+        steps, result = _steps_until_done(env, "esc")  # esc takes no game time
+        assert steps == 151, seed  # NLE 1.3 alone: 75
+        assert result.truncated and not result.terminated
+        assert result.info["end_status"] == -1 and result.info["turn"] == 0  # game over
+        with pytest.raises(RuntimeError, match="episode is over"):
+            env.step("esc")
+
+
+def _search_until_a_new_turn(env: NetHackTextEnv) -> None:
+    turn = env.raw_observation["blstats"][20]
+    for _ in range(5):  # a fast hero may need two searches for one turn
+        result = env.step("search")
+        assert not result.done
+        if result.info["turn"] != turn:
+            return
+    raise AssertionError("searching did not pass a turn")
+
+
+def test_a_new_turn_restarts_the_no_progress_count(env: NetHackTextEnv) -> None:
+    env.reset(3)
+    _search_until_a_new_turn(env)
+    for _ in range(100):
+        assert not env.step("esc").done
+    _search_until_a_new_turn(env)  # progress: counting starts again
+    steps, result = _steps_until_done(env, "esc")
+    assert steps == 150 and result.truncated  # 150 steps after the last new turn
+
+
+def test_the_nle_step_limit_is_max_steps() -> None:
+    short = NetHackTextEnv(max_steps=30)
+    try:
+        short.reset(0)
+        steps, result = _steps_until_done(short, "search")
+        # NLE itself aborts (and quits the game) at the limit, as in the benchmark.
+        assert steps == 30 and result.truncated and result.info["end_status"] == -1
+    finally:
+        short.close()
+
+
+def _message(text: str) -> str:
+    return text.removeprefix("message:\n").split("\n\nlanguage observation:\n")[0]
+
+
+def test_a_menu_message_leaves_out_its_blank_rows(env: NetHackTextEnv) -> None:
+    env.reset(5)
+    result = env.step("enhance")  # the skills menu: a title, a blank row, the skill groups
+    screen = [bytes(r).decode("latin-1") for r in env.raw_observation["tty_chars"]]
+    indent = len(screen[0]) - len(screen[0].lstrip(" "))
+    window = [row[indent:].strip() for row in screen]
+    end = next(i for i, row in enumerate(window) if row == "(end)" or " of " in row)
+    assert "" in window[:end]  # the state has blank rows inside the window
+    assert _message(result.observation.text) == "\n".join(row for row in window[: end + 1] if row)
+    assert _message(result.observation.text).startswith("Current skills:\nFighting Skills\n")
+
+
+def test_the_end_screen_message_holds_the_top_ten_list(env: NetHackTextEnv) -> None:
+    env.reset(4)
+    _, result = _steps_until_done(env, "esc")  # NLE aborts and quits the game
+    screen = [bytes(r).decode("latin-1").strip() for r in env.raw_observation["tty_chars"]]
+    assert screen[0] == "" and screen[1].startswith("No  Points     Name")
+    message = _message(result.observation.text)
+    # Its rows up to two blank rows in a row, blank rows left out, each ending in a newline.
+    last = next(i for i in range(1, 23) if screen[i] == screen[i + 1] == "")
+    assert message == "".join(row + "\n" for row in screen[:last] if row)
+    assert message.count("\n") == 3 and " quit in The Dungeons of Doom on\nlevel 1. " in message
 
 
 def test_seeds_are_checked(env: NetHackTextEnv) -> None:

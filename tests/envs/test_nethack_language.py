@@ -129,6 +129,37 @@ def test_message_quirks_of_the_reference() -> None:
     )
 
 
+def test_window_messages_leave_out_blank_rows() -> None:
+    screen = _screen(" Current skills:", "", " Fighting Skills", "  riding [Basic]", "", " (end)")
+    assert L.text_message(screen) == "Current skills:\nFighting Skills\nriding [Basic]\n(end)"
+
+
+def test_end_screen_message_runs_to_two_blank_rows() -> None:
+    points = " No  Points     Name"
+    rows = ("", points, "", "   1   8  Agent died in", "", "    level 1.", "", "", "tail")
+    assert L.text_message(_screen(*rows)) == "No  Points     Name\n1   8  Agent died in\nlevel 1.\n"
+    top = ("You made the top ten list!", points, "   1   8  Agent died", "", "")
+    assert L.text_message(_screen(*top)) == (
+        "You made the top ten list!\nNo  Points     Name\n1   8  Agent died\n"
+    )
+    # Without the header in the second row, a blank first row is an empty message.
+    assert L.text_message(_screen("", "Hello")) == ""
+    # A first row of spaces only has no indentation: the reference then starts each row
+    # with the last character of the row above (sic).
+    wrapped = _screen("", points.ljust(79) + "#", "  next", "", "")
+    assert L.text_message(wrapped) == points.strip().ljust(78) + "#\n#  next\n"
+
+
+def test_an_item_text_filling_its_row_runs_on_into_the_next() -> None:
+    strs = np.zeros((55, 80), dtype=np.uint8)
+    long_name = b"4 potions of water named " + b"x" * 55  # 80 bytes: no NUL in its row
+    strs[0, :] = np.frombuffer(long_name, dtype=np.uint8)
+    strs[1, :5] = np.frombuffer(b"a key", dtype=np.uint8)
+    letters = np.zeros(55, dtype=np.uint8)
+    letters[:2] = (ord("a"), ord("b"))
+    assert L.text_inventory(strs, letters) == f"a: {long_name.decode()}a key\nb: a key"
+
+
 def test_positions_and_plurals() -> None:
     assert L.position_words(3, 1) == ("near", "eastnortheast")
     assert L.position_words(3, -2) == ("near", "eastsoutheast")

@@ -18,7 +18,9 @@ from automem.memory import (
     MemoryStore,
     Op,
     parse_commands,
+    rebuild,
 )
+from automem.traces import CommandRecord
 
 INITIAL = {"notes": "Tree at 1,1\nwater at 2,2\nTREE at 3,3\n", "strategy": ""}
 
@@ -140,6 +142,15 @@ def test_search_and_count_need_keyword(store: MemoryStore) -> None:
     assert_error(
         run(store, "COUNT", "notes", ""), "COUNT needs a non-empty keyword (COUNT file|keyword)"
     )
+
+
+def test_search_and_count_records_carry_the_match_count(store: MemoryStore) -> None:
+    assert run(store, "SEARCH", "notes", "tree").matches == 2
+    assert run(store, "SEARCH", "notes", "diamond").matches == 0
+    assert run(store, "COUNT", "notes", "at").matches == 3
+    assert run(store, "SEARCH", "notes", "").matches is None  # refused: nothing was counted
+    assert run(store, "READ", "notes").matches is None
+    assert run(store, "APPEND", "notes", "tree again").matches is None
 
 
 def test_count(store: MemoryStore) -> None:
@@ -458,6 +469,26 @@ def test_lone_surrogates_never_break_a_write(store: MemoryStore) -> None:
     record = run(store, "APPEND", "notes", "bad \ud800 char")
     assert record.ok
     assert store.snapshot()["notes"] == store.read("notes")
+
+
+def test_the_journal_of_text_with_lone_surrogates_can_be_traced_and_replayed(
+    store: MemoryStore,
+) -> None:
+    records = [
+        run(store, "APPEND", "notes", "bad \udcff char"),
+        run(store, "WRITE", "strategy", "pair \ud83d\ude00 and lone \ud800"),
+        run(store, "SEARCH", "notes", "\udcff"),
+        run(store, "READ", "missing\udcff"),
+        store.write_by_code("plan", "helper \udcff text", step=2),
+    ]
+    assert [r.ok for r in records] == [True, True, True, False, True]
+    for record in records:  # what the trace writer does with each journal record
+        line = CommandRecord.from_journal(record, 0).model_dump_json().encode()
+        assert CommandRecord.model_validate_json(line).to_journal() == record
+    assert store.read("notes").endswith("bad \ufffd char\n")
+    assert store.read("strategy") == "pair \U0001f600 and lone \ufffd\n"
+    assert records[0].args == ("notes", "bad \ufffd char")
+    assert rebuild(store.journal, INITIAL) == store.snapshot()
 
 
 def test_parsed_reply_end_to_end(store: MemoryStore) -> None:

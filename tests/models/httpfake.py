@@ -1,5 +1,8 @@
 """A real HTTP server on 127.0.0.1 for backend tests, speaking OpenAI or Anthropic JSON.
 
+The body helpers write answers as each vendor's API does, tool calls included: OpenAI's
+``message.tool_calls`` with JSON-text arguments, Anthropic's ``tool_use`` content blocks.
+
 It runs in-process (a ThreadingHTTPServer in a thread), records every request with its
 arrival time, tracks how many requests it serves at once, and answers from a script of
 :class:`Reply` items (status, body, headers, delay, or a dropped connection) or a function.
@@ -96,6 +99,59 @@ def anthropic_body(
         "stop_sequence": None,
         "usage": usage,
     }
+
+
+def openai_call(call_id: str, name: str, arguments: str) -> dict[str, Any]:
+    """One entry of ``message.tool_calls``: ``arguments`` is JSON text, as OpenAI sends it."""
+    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+
+
+def openai_tool_body(
+    *calls: dict[str, Any],
+    text: str | None = None,
+    finish_reason: str = "tool_calls",
+    prompt_tokens: int = 11,
+    completion_tokens: int = 3,
+) -> dict[str, Any]:
+    """A chat completion whose message carries ``calls`` (and ``content: null`` by default)."""
+    body = openai_body(
+        "",
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        finish_reason=finish_reason,
+    )
+    body["choices"][0]["message"] = {
+        "role": "assistant",
+        "content": text,
+        "tool_calls": list(calls),
+    }
+    return body
+
+
+def anthropic_tool_use(call_id: str, name: str, arguments: Any) -> dict[str, Any]:
+    """A ``tool_use`` content block (``input`` is a decoded JSON value, as Anthropic sends it)."""
+    return {"type": "tool_use", "id": call_id, "name": name, "input": arguments}
+
+
+def anthropic_tool_body(
+    *blocks: dict[str, Any],
+    text: str | None = None,
+    stop_reason: str = "tool_use",
+    input_tokens: int = 11,
+    output_tokens: int = 3,
+    cache_read: int | None = None,
+) -> dict[str, Any]:
+    """A Messages answer with an optional text block first, then ``blocks``."""
+    body = anthropic_body(
+        "",
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        cache_read=cache_read,
+        stop_reason=stop_reason,
+    )
+    first = [{"type": "text", "text": text}] if text is not None else []
+    body["content"] = [*first, *blocks]
+    return body
 
 
 def openai_error(status: int, message: str, *, code: str | None = None, kind: str = "") -> Reply:
@@ -243,7 +299,11 @@ __all__ = [
     "Reply",
     "anthropic_body",
     "anthropic_error",
+    "anthropic_tool_body",
+    "anthropic_tool_use",
     "dead_url",
     "openai_body",
+    "openai_call",
     "openai_error",
+    "openai_tool_body",
 ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 from automem.core import CompletionRequest, Message
@@ -37,12 +36,9 @@ def echo(received: object) -> Reply:
 
 def test_sixteen_threads_share_one_model_and_overlap() -> None:
     with FakeServer(respond=echo) as server:
-        started = time.monotonic()
         texts, stats = call_in_threads(server.url, 16, max_connections=16)
-        elapsed = time.monotonic() - started
     assert texts == [f"echo thread {i}" for i in range(16)]  # each thread got its own answer
     assert server.max_active >= 8  # the server saw the requests in flight together
-    assert elapsed < 8 * LATENCY  # far from 16 calls one after another
     assert stats == {"calls": 16, "retries": 0, "errors": 0}
 
 

@@ -13,10 +13,14 @@ from pathlib import Path
 import pytest
 from playwright import sync_api
 
+from automem.envs.nethack import boxoban
+from automem.envs.nethack.tasks import MINIHACK_TASKS
 from automem.memory import rebuild
 from automem.report import build_report
 from automem.report.chromium import CHROMIUM, HEADLESS_ARGS, MEMORY_PANEL_TEXT_JS
+from automem.runs import RunConfig, TaskConfig, run
 from automem.traces import CallRecord, CommandRecord, Trace
+from tests.envs.test_minihack_env import SOLVED_BY_EAST, write_levels
 from tests.report.conftest import copy_run
 
 if not CHROMIUM.exists():
@@ -165,4 +169,42 @@ def test_several_runs_each_open_from_the_episode_table(
     view.page.keyboard.press("End")
     check_step(view, trace, len(trace.steps) - 1)
     assert view.page.locator("#lineage-chart svg circle.point").count() == 2
+    assert view.errors == []
+
+
+@pytest.fixture(scope="module")
+def three_minihack_runs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """One real scripted run of the 8 MiniHack tasks, as three runs with long names."""
+    root = tmp_path_factory.mktemp("minihack-runs")
+    levels = write_levels(root / "levels", SOLVED_BY_EAST)
+    tasks = tuple(TaskConfig(env=f"minihack/{t}", seeds=(42,), max_steps=3) for t in MINIHACK_TASKS)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(boxoban.LEVELS_ENV, str(levels))
+        run(RunConfig(model="scripted", tasks=tasks), root / "source")
+    names = ("baseline-run-with-a-long-name", "second-run-with-a-long-name", "third-run-long")
+    return [copy_run(root / "source", root / name) for name in names]
+
+
+def test_tables_stay_inside_their_boxes_with_three_runs(
+    browser: object, three_minihack_runs: list[Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "three.html"
+    build_report(three_minihack_runs, out)
+    view = Page(browser, out.as_uri())
+    for table in ("#summary-table", "#episodes-table"):
+        box = view.page.evaluate(
+            """(sel) => { const t = document.querySelector(sel), w = t.closest('.table-wrap');
+                return {table: t.getBoundingClientRect().width, box: w.clientWidth,
+                        overflow: getComputedStyle(w).overflowX}; }""",
+            table,
+        )
+        assert box["table"] <= box["box"] + 1, (table, box)  # fits: nothing hidden to scroll to
+        assert box["overflow"] == "auto"  # and on a narrower screen it scrolls inside its box
+    labels = view.page.eval_on_selector_all(
+        "#progression-chart svg text title",
+        "els => els.map(t => [t.textContent, t.parentElement.textContent])",
+    )
+    drawn = {full: text[len(full) :] for full, text in labels}  # legends are titled too
+    assert len({drawn[task] for task in MINIHACK_TASKS}) == 8, drawn
+    assert view.page.evaluate("document.documentElement.scrollWidth") <= 1300
     assert view.errors == []

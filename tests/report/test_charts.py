@@ -14,7 +14,10 @@ from automem.report.charts import (
     hbar_chart,
     line_chart,
     nice_ticks,
+    short_labels,
 )
+from automem.report.html import task_label
+from automem.runs.suites import MINIHACK_TASKS
 
 NS = {"s": "http://www.w3.org/2000/svg"}
 
@@ -93,3 +96,34 @@ def test_hbar_chart_clamps_rates_and_skips_missing_values() -> None:
     ]
     widths = [float(b.get("width")) for b in bars]
     assert widths[1] == pytest.approx(2 * widths[0])  # 1.7 is drawn as 100%
+
+
+def axis_labels(root: ET.Element) -> dict[str, str]:
+    """Full name (the label's <title>) -> the text drawn, for every titled label."""
+    labels = {}
+    for text in root.iter("{http://www.w3.org/2000/svg}text"):
+        title = text.find("s:title", NS)
+        if title is not None:
+            labels[title.text or ""] = "".join(text.itertext())[len(title.text or "") :]
+    return labels
+
+
+@pytest.mark.parametrize("runs", [1, 2, 3])
+def test_the_8_minihack_task_labels_stay_distinct_when_shortened(runs: int) -> None:
+    tasks = [task_label(f"minihack/{t}") for t in MINIHACK_TASKS]  # as the report passes them
+    series = [f"run {i}" for i in range(runs)]
+    bars = [[Bar(0.5, 0.1, [("s", 0.5)]) for _ in series] for _ in tasks]
+    labels = axis_labels(parse(bar_chart(tasks, series, bars, title="t")))
+    drawn = [labels[t] for t in tasks]  # each label carries its full name as its title
+    assert len(set(drawn)) == 8, drawn
+    assert all(not d.startswith("MiniHack") and len(d) <= 10 for d in drawn), drawn
+
+
+def test_short_labels_keep_what_fits_and_tell_apart_what_does_not() -> None:
+    assert short_labels(["crafter", "nethack"], 60) == ["crafter", "nethack"]
+    tasks = ["MiniHack-MazeWalk-9x9-v0", "MiniHack-MazeWalk-15x15-v0", "MiniHack-Quest-Easy-v0"]
+    # Shared start and end dropped; cutting the end would make two equal, so the middle goes.
+    assert short_labels(tasks, 62) == ["MazeW…-9x9", "MazeW…5x15", "Quest-Easy"]
+    assert short_labels(tasks[:2], 62) == ["9x9", "15x15"]
+    runs = short_labels(["runs/eval-v0-first-attempt-a", "runs/eval-v0-first-attempt-b"], 100)
+    assert runs == ["a", "b"]  # only the part that tells them apart is left

@@ -71,7 +71,18 @@ class Helper:
 _ENTRY_POINTS: dict[str, str] = {
     "stuck_detector": "automem.agent.stuck:StuckDetector",
     "neighbour_map": "automem.envs.nle_map:NeighbourMap",
+    "status_file": "automem.agent.file_helpers:StatusFile",
+    "prune_file": "automem.agent.file_helpers:PruneFile",
+    "inject_tail": "automem.agent.file_helpers:InjectTail",
+    "auto_log": "automem.agent.file_helpers:AutoLog",
+    "position_tracker": "automem.agent.position:PositionTracker",
+    "achievement_checklist": "automem.envs.crafter.helpers:AchievementChecklist",
+    "craft_gate": "automem.envs.crafter.helpers:CraftGate",
+    "vitals": "automem.envs.crafter.helpers:Vitals",
+    "inventory_diff": "automem.envs.crafter.helpers:InventoryDiff",
+    "stairs_finder": "automem.envs.nethack.helpers:StairsFinder",
 }
+_BUILTIN = dict(_ENTRY_POINTS)  # what every fresh process (a worker) knows without plugins
 
 
 def register_helper(name: str, entry_point: str | type[Helper], *, overwrite: bool = False) -> None:
@@ -88,6 +99,14 @@ def _remember(cls: type[Helper]) -> str:
     key = f"__class__:{cls.__module__}.{cls.__qualname__}"
     _CLASSES[key] = cls
     return key
+
+
+def user_helper(name: str) -> str | type[Helper] | None:
+    """What a non-built-in helper was registered with (entry point or class); else None."""
+    entry = _ENTRY_POINTS.get(name)
+    if entry is None or _BUILTIN.get(name) == entry:
+        return None
+    return _CLASSES.get(entry, entry)
 
 
 def helper_names() -> list[str]:
@@ -109,9 +128,10 @@ def helper_class(name: str) -> type[Helper]:
     return getattr(importlib.import_module(module), attr)
 
 
-def build_helpers(configs: Sequence[HelperConfig]) -> list[Helper]:
-    """Instantiate a scaffold's helpers, validating each one's parameters."""
-    helpers = []
+def validate_helpers(configs: Sequence[HelperConfig]) -> list[tuple[type[Helper], BaseModel]]:
+    """Each configured helper's class and validated parameters; a ValueError names the helper,
+    the parameter and the problem."""
+    validated = []
     for config in configs:
         cls = helper_class(config.name)
         try:
@@ -121,8 +141,13 @@ def build_helpers(configs: Sequence[HelperConfig]) -> list[Helper]:
                 f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
             )
             raise ValueError(f"helper {config.name!r}: invalid params: {problems}") from None
-        helpers.append(cls(params))
-    return helpers
+        validated.append((cls, params))
+    return validated
+
+
+def build_helpers(configs: Sequence[HelperConfig]) -> list[Helper]:
+    """Instantiate a scaffold's helpers, validating each one's parameters."""
+    return [cls(params) for cls, params in validate_helpers(configs)]
 
 
 def describe(name: str) -> dict[str, Any]:

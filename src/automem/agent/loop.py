@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Protocol
 
 from automem.agent.helpers import Helper, HelperContext, build_helpers
-from automem.agent.prompts import GAME_TITLES, PromptRenderer
+from automem.agent.prompts import PromptRenderer
+from automem.agent.turns import TurnResults, bound_turn, bounded_notes, read_reply
 from automem.core import (
     ChatModel,
     CompletionRequest,
@@ -31,6 +32,7 @@ from automem.core import (
     Usage,
 )
 from automem.memory import MEMORY_OPS, Command, JournalRecord, MemoryStore, Op, parse_commands
+from automem.memory.text import without_surrogates
 from automem.scaffold.model import Scaffold
 from automem.traces.io import TraceWriter
 from automem.traces.schema import (
@@ -160,8 +162,11 @@ class Episode:
         except EpisodeStopped as stop:
             status, reason = "stopped", str(stop)
         except Exception as exc:  # a crashed episode is data: recorded with its traceback, counted
-            status, reason = "error", f"{type(exc).__name__}: {exc}"
-            self._event(step, "error", reason, {"traceback": traceback.format_exc()})
+            status, reason = "error", self._crashed(step, exc)
+        except BaseException as exc:
+            if not _is_rust_panic(exc):  # KeyboardInterrupt, SystemExit: not the episode's fault
+                raise
+            status, reason = "error", self._crashed(step, exc)
         end = EndRecord(
             status=status,
             reason=reason,
@@ -176,6 +181,11 @@ class Episode:
         self.trace.flush(sync=True)
         return end
 
+    def _crashed(self, step: int, exc: BaseException) -> str:
+        reason, _ = without_surrogates(f"{type(exc).__name__}: {exc}")
+        self._event(step, "error", reason, {"traceback": traceback.format_exc()})
+        return reason
+
     # ------------------------------------------------------------------ routines
 
     def _log(
@@ -185,10 +195,10 @@ class Episode:
         cap = self.scaffold.routine.log_turn_cap
         conversation = self._open(step, "log", observation, notices, last)
         for turn in range(cap):
-            commands = self._call(step, "log", turn, conversation, allowed)
-            if commands is None:
+            called = self._call(step, "log", turn, conversation, allowed)
+            if called is None:
                 return
-            results: list[str] = []
+            commands, results = called
             done = False
             for index, command in enumerate(commands):
                 if command.op == Op.DONE:
@@ -196,7 +206,7 @@ class Episode:
                     self._command_record(step, "log", turn, command, True, "ok")
                     self._ignored(step, "log", commands[index + 1 :], "after DONE")
                     break
-                results.append(self._execute(step, "log", turn, command, allowed))
+                results.add(self._execute(step, "log", turn, command, allowed), _show(command))
             if done:
                 return
             self._continue(step, "log", conversation, results, cap - turn - 1)
@@ -210,26 +220,26 @@ class Episode:
         cap = self.scaffold.routine.plan_turn_cap
         conversation = self._open(step, "plan", observation, notices, last)
         for turn in range(cap):
-            commands = self._call(step, "plan", turn, conversation, allowed)
-            if commands is None:
+            called = self._call(step, "plan", turn, conversation, allowed)
+            if called is None:
                 return self._fallback(step, "model_error")
-            results: list[str] = []
+            commands, results = called
             for index, command in enumerate(commands):
                 if command.op != Op.ACTION:
-                    results.append(self._execute(step, "plan", turn, command, allowed))
+                    results.add(self._execute(step, "plan", turn, command, allowed), _show(command))
                     continue
                 rest = commands[index + 1 :]
                 if index > 0:
                     # The model asked for results it has not seen yet: it must see them first.
                     self._command_record(step, "plan", turn, command, False, UNSEEN_RESULTS)
-                    results.append(UNSEEN_RESULTS)
+                    results.add(UNSEEN_RESULTS)
                     self._ignored(step, "plan", rest, "after an uncommitted ACTION")
                     break
                 action = command.args[0] if command.args else ""
                 refusal = self._filter(action)
                 if refusal is not None:
                     self._command_record(step, "plan", turn, command, False, refusal)
-                    results.append(refusal)
+                    results.add(refusal)
                     self._ignored(step, "plan", rest, "after a refused ACTION")
                     break
                 self._command_record(step, "plan", turn, command, True, f"committed {action!r}")
@@ -263,13 +273,15 @@ class Episode:
         ]
 
     def _continue(
-        self, step: int, phase: Phase, conversation: list[int], results: list[str], left: int
+        self, step: int, phase: Phase, conversation: list[int], results: TurnResults, left: int
     ) -> None:
         """Return the results of a model turn (or why there were none) as the next user message."""
+        if (cut := results.cut_event()) is not None:
+            self._event(step, *cut)
         reply = self.prompts.render(
             f"{phase}_continue",
             **self._static,
-            results=results or [NO_COMMAND[phase]],
+            results=results.lines(NO_COMMAND[phase]),
             turns_left=left,
             step=step,
         )
@@ -284,11 +296,12 @@ class Episode:
 
     def _call(
         self, step: int, phase: Phase, turn: int, conversation: list[int], allowed: tuple[str, ...]
-    ) -> list[Command] | None:
+    ) -> tuple[list[Command], TurnResults] | None:
         """One model turn: send the conversation, record the reply, parse it.
 
-        Returns None when the call failed for good and the scaffold says to go on; raises
-        :class:`EpisodeStopped` when it says to stop.
+        Returns the commands to run (at most the per-reply cap) and the turn's results, holding
+        the notices of any cap the reply hit. Returns None when the call failed for good and the
+        scaffold says to go on; raises :class:`EpisodeStopped` when it says to stop.
         """
         cap = self.scaffold.routine.plan_turn_cap if phase == "plan" else 0
         if turn == cap - 1:
@@ -312,19 +325,20 @@ class Episode:
             completion = self.model.complete(request)
         except ModelError as exc:
             self.totals.model_errors += 1
+            error, _ = without_surrogates(str(exc))  # a server's error text is recorded too
             self.trace.write(
                 CallRecord(
                     step=step,
                     phase=phase,
                     turn=turn,
                     prompt=tuple(conversation),
-                    error=str(exc),
+                    error=error,
                     error_kind=exc.kind,
                 )
             )
             if self.scaffold.routine.on_model_error == "stop":
-                raise EpisodeStopped(f"model_error: {exc.kind}: {exc}") from None
-            self._event(step, "model_error", f"{exc.kind}: {exc}")
+                raise EpisodeStopped(f"model_error: {exc.kind}: {error}") from None
+            self._event(step, "model_error", f"{exc.kind}: {error}")
             return None
         usage = completion.usage
         if self.budget is not None:
@@ -334,8 +348,10 @@ class Episode:
         self.totals.cached_tokens += usage.cached_tokens
         self.totals.model_latency_s += usage.latency_s
         self.totals.cost_usd += usage.cost_usd or 0.0
-        parsed = parse_commands(completion.text)
-        response = self._message(step, phase, "assistant", completion.text)
+        limits = self.scaffold.limits
+        reply = read_reply(completion.text, limits.max_reply_chars)  # from here on, recordable
+        parsed = parse_commands(reply.text)
+        response = self._message(step, phase, "assistant", reply.text)
         self.trace.write(
             CallRecord(
                 step=step,
@@ -345,11 +361,14 @@ class Episode:
                 response=response,
                 usage=usage,
                 finish_reason=completion.finish_reason,
-                normalisations=parsed.normalisations,
+                normalisations=bounded_notes(reply.notes + parsed.normalisations),
             )
         )
         conversation.append(response)
-        return list(parsed.commands)
+        commands, results, events = bound_turn(reply, parsed.commands, limits)
+        for kind, message, data in events:
+            self._event(step, kind, message, data)
+        return commands, results
 
     # ------------------------------------------------------------------ commands
 
@@ -364,7 +383,7 @@ class Episode:
         else:
             result = _not_here(command.op, allowed)
             self._command_record(step, phase, turn, command, False, result)
-        return f"[{_show(command)}] {result}"
+        return result
 
     def _command_record(
         self, step: int, phase: Phase, turn: int, command: Command, ok: bool, result: str
@@ -406,12 +425,11 @@ class Episode:
     # ------------------------------------------------------------------ prompts and notices
 
     def _static_context(self) -> dict[str, object]:
-        game = self.env.game
         return {
-            "game": game,
-            "game_title": GAME_TITLES.get(game, game),
+            "game": self.env.game,
+            "game_title": self.env.title,
             "env_id": self.env.env_id,
-            "max_steps": self.max_steps,
+            "max_steps": self.env.max_steps,  # the game's episode length, not the run's cap
             "actions": [a.model_dump() for a in self.env.actions],
             "default_action": self.env.default_action,
         }
@@ -562,6 +580,15 @@ def _not_here(op: str, allowed: tuple[str, ...]) -> str:
             "ERROR: DONE is not used in PLAN: commit an action with <|ACTION|>action name<|END|>."
         )
     return f"ERROR: unknown command {op!r}; commands here: {', '.join(allowed)}."
+
+
+def _is_rust_panic(exc: BaseException) -> bool:
+    """A panic in a Rust extension (pydantic-core, say): pyo3 raises it as a BaseException, but
+    it is the episode's crash, to be recorded like any other."""
+    return any(
+        cls.__name__ == "PanicException" and cls.__module__ == "pyo3_runtime"
+        for cls in type(exc).__mro__
+    )
 
 
 def _show(command: Command, width: int = 60) -> str:

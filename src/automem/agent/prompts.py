@@ -7,10 +7,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jinja2
-import jinja2.meta
+from jinja2.sandbox import SecurityError
 
 from automem.memory.ops import tag_usage
 from automem.scaffold.model import Scaffold
+from automem.scaffold.templates import TemplateRefused, check_template, compile_template
+from automem.scaffold.templates import render as render_template
 
 # A scaffold may override the help text per op (vocabulary.help); the syntax is the parser's.
 COMMAND_HELP: dict[str, str] = {  # what each command does; see tag_usage for the syntax
@@ -28,14 +30,6 @@ COMMAND_HELP: dict[str, str] = {  # what each command does; see tag_usage for th
     "ACTION": "commit one game action (exactly as listed); this ends the step",
 }
 
-GAME_TITLES = {"crafter": "Crafter", "nethack": "NetHack", "minihack": "MiniHack"}
-
-_ENV = jinja2.Environment(
-    undefined=jinja2.StrictUndefined,
-    keep_trailing_newline=False,
-    trim_blocks=False,
-    autoescape=False,
-)
 _TEMPLATE_FIELDS = (
     "log_system",
     "log_turn",
@@ -74,16 +68,23 @@ class PromptRenderer:
     _templates: dict[str, jinja2.Template] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
+        # Checked here too, not only at load: a Scaffold built in code renders nothing unchecked.
+        check_templates(self.scaffold, f"scaffold {self.scaffold.name!r}")
         for name in _TEMPLATE_FIELDS:
             self._templates[name] = _compile(getattr(self.scaffold.prompts, name))
 
     def render(self, name: str, **context: Any) -> str:
         try:
-            return self._templates[name].render(**context).strip()
+            return render_template(self._templates[name], context).strip()
         except jinja2.UndefinedError as exc:
             raise ValueError(
                 f"scaffold {self.scaffold.name!r}: template prompts.{name} uses {exc.message}; "
                 f"available variables: {', '.join(sorted(context))}"
+            ) from None
+        except SecurityError as exc:
+            raise ValueError(
+                f"scaffold {self.scaffold.name!r}: template prompts.{name} was stopped by the "
+                f"template sandbox: {exc}"
             ) from None
 
     def commands(self, phase: str) -> list[dict[str, str]]:
@@ -98,20 +99,25 @@ class PromptRenderer:
 @functools.lru_cache(maxsize=64)
 def _compile(source: str) -> jinja2.Template:
     # Compiling costs milliseconds; episodes of one scaffold (e.g. in threads) share the result.
-    return _ENV.from_string(source)
+    return compile_template(source)
+
+
+@functools.lru_cache(maxsize=256)
+def _check(source: str, kind: str) -> str | None:
+    """The problem of one template text, or None (cached: every episode checks its scaffold)."""
+    try:
+        check_template(source, TEMPLATE_VARIABLES[kind])
+    except jinja2.TemplateSyntaxError as exc:
+        return f"line {exc.lineno}: {exc.message}"
+    except TemplateRefused as exc:
+        return str(exc)
+    return None
 
 
 def check_templates(scaffold: Scaffold, source: str) -> None:
-    """Fail at load time, naming the template, if it does not compile or uses unknown variables."""
+    """Fail, naming the template and what it used, unless every template is in the template
+    language (:mod:`automem.scaffold.templates`) and uses only its documented variables."""
     for name in _TEMPLATE_FIELDS:
-        try:
-            tree = _ENV.parse(getattr(scaffold.prompts, name))
-        except jinja2.TemplateSyntaxError as exc:
-            raise ValueError(f"{source}: prompts.{name} line {exc.lineno}: {exc.message}") from None
-        allowed = TEMPLATE_VARIABLES[name.split("_", 1)[1]]
-        unknown = sorted(jinja2.meta.find_undeclared_variables(tree) - allowed)
-        if unknown:
-            raise ValueError(
-                f"{source}: prompts.{name} uses unknown variable(s) {', '.join(unknown)}; "
-                f"available: {', '.join(sorted(allowed))}"
-            )
+        problem = _check(getattr(scaffold.prompts, name), name.split("_", 1)[1])
+        if problem is not None:
+            raise ValueError(f"{source}: prompts.{name} {problem}")

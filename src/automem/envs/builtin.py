@@ -14,7 +14,8 @@ register(
     "automem.envs.nethack.env:NetHackTextEnv",
     description=(
         "NetHack (NetHackChallenge-v0), BALROG hybrid text; progression from the dungeon "
-        "level and experience level table; 100,000 steps, aborted after 150 no-progress checks."
+        "level and experience level table; 100,000 steps, aborted after 150 steps without a new "
+        "turn."
     ),
 )
 

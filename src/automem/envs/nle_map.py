@@ -106,6 +106,7 @@ class NeighbourMap(Helper):
     """Describes the 8 cells around the player from the map text, and which ones look open."""
 
     name = "neighbour_map"
+    games = ("nethack", "minihack")
     Params = NeighbourParams
 
     def prompt_context(self, ctx: HelperContext, phase: Phase) -> str | None:

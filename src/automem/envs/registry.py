@@ -46,7 +46,12 @@ def register(
     overwrite: bool = False,
     **kwargs: Any,
 ) -> EnvSpec:
-    """Register a text environment under ``env_id``; ``kwargs`` are passed to the factory."""
+    """Register a text environment under ``env_id``; ``kwargs`` are passed to the factory.
+
+    The built-in games are registered first, so that a name they use is taken (unless
+    ``overwrite``) whether or not anything was looked up before.
+    """
+    _register_builtins()
     if env_id in _REGISTRY and not overwrite:
         raise ValueError(f"environment {env_id!r} is already registered (pass overwrite=True)")
     spec = EnvSpec(env_id, entry_point, dict(kwargs), description)
@@ -59,6 +64,11 @@ def spec(env_id: str) -> EnvSpec:
     try:
         return _REGISTRY[env_id]
     except KeyError:
+        family = sorted(k for k in _REGISTRY if k.startswith(f"{env_id}/"))
+        if family:  # a game with several tasks, e.g. "minihack"
+            raise ValueError(
+                f"{env_id!r} has several environments; pick one: {', '.join(family)}"
+            ) from None
         close = difflib.get_close_matches(env_id, list(_REGISTRY), n=3)
         hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
         known = ", ".join(sorted(_REGISTRY))
@@ -71,12 +81,19 @@ def make(env_id: str, **overrides: Any) -> TextEnv:
     return env_spec.load()(**{**env_spec.kwargs, **overrides})
 
 
+def is_builtin(env_id: str) -> bool:
+    """Whether ``env_id`` is registered as automem itself registers it (every worker knows it)."""
+    _register_builtins()
+    return env_id in _BUILTIN and _REGISTRY.get(env_id) is _BUILTIN[env_id]
+
+
 def registered() -> list[EnvSpec]:
     _register_builtins()
     return [_REGISTRY[k] for k in sorted(_REGISTRY)]
 
 
 _builtins_done = False
+_BUILTIN: dict[str, EnvSpec] = {}
 
 
 def _register_builtins() -> None:
@@ -84,5 +101,11 @@ def _register_builtins() -> None:
     global _builtins_done
     if _builtins_done:
         return
-    _builtins_done = True
-    from automem.envs import builtin  # noqa: F401  (registers on import)
+    _builtins_done = True  # set first: the module's own register() calls come back here
+    before = dict(_REGISTRY)
+    try:
+        importlib.import_module("automem.envs.builtin")  # registers on import
+    except BaseException:
+        _builtins_done = False
+        raise
+    _BUILTIN.update((k, v) for k, v in _REGISTRY.items() if before.get(k) is not v)

@@ -6,6 +6,8 @@ from automem.core import Frozen
 
 
 class JournalRecord(Frozen):
+    """One executed command. Statistics read its structured fields, never its ``result`` text."""
+
     step: int
     phase: str
     op: str
@@ -15,6 +17,7 @@ class JournalRecord(Frozen):
     file: str | None  # the file addressed, when its name was valid
     size_before: int | None  # bytes; set only for mutating ops that succeeded
     size_after: int | None
+    matches: int | None = None  # lines matching the keyword; set only for SEARCH/COUNT that ran
 
     @property
     def bytes_changed(self) -> int:

@@ -37,8 +37,8 @@ from automem.memory.ops import (
     WRITE_OPS,
     in_op_order,
 )
-from automem.memory.text import byte_size, count_lines, cut, plural
-from automem.memory.views import count_view, read_view, search_view, tail_view
+from automem.memory.text import byte_size, count_lines, cut, encodable, plural
+from automem.memory.views import count_matching, count_view, read_view, search_view, tail_view
 
 _DIGITS = re.compile(r"[0-9]+")
 
@@ -49,6 +49,7 @@ class _Outcome(NamedTuple):
     file: str | None = None
     size_before: int | None = None
     size_after: int | None = None
+    matches: int | None = None
 
 
 def _tail_count(text: str, cap: int) -> int | None:
@@ -162,12 +163,15 @@ class MemoryStore:
             step=step,
             phase=phase,
             op=op,
-            args=args,
+            # The journal is written to the trace: whatever text it was given must be storable.
+            # Replay gives the same files, as every edit already stores the text encodable.
+            args=tuple(encodable(arg) for arg in args),
+            result=encodable(result),
             ok=outcome.ok,
-            result=result,
             file=outcome.file,
             size_before=outcome.size_before,
             size_after=outcome.size_after,
+            matches=outcome.matches,
         )
         self.journal.append(record)
         return record
@@ -242,15 +246,16 @@ class MemoryStore:
             return _refuse(self._missing(name), name)
         limits = self.limits
         if op == READ:
-            result = read_view(name, content)
-        elif op == TAIL:
+            return _Outcome(True, read_view(name, content), name)
+        if op == TAIL:
             n = _tail_count(args[1], limits.tail_max_lines) or 1  # validated before dispatch
-            result = tail_view(name, content, n, limits.tail_max_lines)
-        elif op == SEARCH:
-            result = search_view(name, content, args[1], limits.search_max_results)
+            return _Outcome(True, tail_view(name, content, n, limits.tail_max_lines), name)
+        matches = count_matching(content, args[1])
+        if op == SEARCH:
+            result = search_view(name, content, args[1], limits.search_max_results, matches)
         else:
-            result = count_view(name, content, args[1])
-        return _Outcome(True, result, name)
+            result = count_view(name, content, args[1], matches)
+        return _Outcome(True, result, name, matches=matches)
 
     def _mutate(self, op: str, name: str, args: tuple[str, ...]) -> _Outcome:
         limits = self.limits

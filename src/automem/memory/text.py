@@ -51,11 +51,18 @@ def plural(n: int, word: str) -> str:
 
 def encodable(text: str) -> str:
     """``text`` with what UTF-8 cannot store (lone surrogates) replaced, so writes never fail."""
+    return without_surrogates(text)[0]
+
+
+def without_surrogates(text: str) -> tuple[str, int]:
+    """``text`` with each lone surrogate (from a JSON ``\\udcff`` escape, say) replaced by U+FFFD,
+    and how many were replaced; a split surrogate pair is joined back into its character."""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        return text.encode("utf-8", "replace").decode("utf-8")
-    return text
+        fixed = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+        return fixed, fixed.count("\ufffd") - text.count("\ufffd")
+    return text, 0
 
 
 def cut(result: str, limit: int, *, one_line: bool = False) -> str:

@@ -98,12 +98,18 @@ def _matches(n: int) -> str:
     return "1 match" if n == 1 else f"{n} matches"
 
 
-def count_view(name: str, content: str, keyword: str) -> str:
-    return f"{_matches(count_matching(content, keyword))} in {name} for {quote(keyword)}"
+def count_view(name: str, content: str, keyword: str, total: int | None = None) -> str:
+    """``total``: the count if the caller has it already (the store records it)."""
+    if total is None:
+        total = count_matching(content, keyword)
+    return f"{_matches(total)} in {name} for {quote(keyword)}"
 
 
-def search_view(name: str, content: str, keyword: str, last_n: int) -> str:
-    total = count_matching(content, keyword)
+def search_view(
+    name: str, content: str, keyword: str, last_n: int, total: int | None = None
+) -> str:
+    if total is None:
+        total = count_matching(content, keyword)
     header = f"{_matches(total)} in {name} for {quote(keyword)}"
     if not total:
         # An explicit zero line: empty searches are a statistic worth seeing (and measuring).

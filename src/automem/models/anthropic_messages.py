@@ -15,15 +15,23 @@ only when they differ from 1.0 (the API default): recent Claude models refuse no
 sampling, and some refuse both at once, so a scaffold that asks for them gets a clear
 ``bad_request`` instead of a silent change. ``usage.prompt_tokens`` counts every input token
 (uncached + cache reads + cache writes), like OpenAI's; ``cached_tokens`` is the cache reads.
+
+Tool calling (``chat``): tools go out with their JSON Schema as ``input_schema``;
+``tool_choice`` (``any`` for required, ``tool`` for a named one, ``disable_parallel_tool_use``)
+only when it differs from the default; ``tool_use`` blocks become ToolCalls and
+``stop_reason: tool_use`` is reported as ``tool_calls``; results go back as ``tool_result``
+blocks at the start of a user turn, with ``is_error`` when set.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from automem.core import CompletionRequest
+from automem.models.chat import ChatMessage, ChatRequest, ToolCall
 from automem.models.errors import failure_in_body
 from automem.models.hosted import HostedChatModel, Reply, count, spec_price
 from automem.models.options import SpecOptions
@@ -137,6 +145,103 @@ class AnthropicModel(HostedChatModel):
             cached_tokens=read,
             cache_write_tokens=written,
         )
+
+    def chat_body(self, request: ChatRequest) -> dict[str, Any]:
+        """Messages with ``tools``; tool results go in user turns, before any text of that turn."""
+        turns: list[dict[str, Any]] = []
+        for message in request.messages:
+            role = "user" if message.role == "tool" else message.role
+            blocks = _blocks(message)
+            if turns and turns[-1]["role"] == role:
+                turns[-1]["content"].extend(blocks)
+            else:
+                turns.append({"role": role, "content": blocks})
+        if self.prompt_cache and turns:
+            turns[-1]["content"][-1]["cache_control"] = _CACHE
+        for turn in turns:  # a turn of plain text is sent as a string, as complete() does
+            content = turn["content"]
+            if len(content) == 1 and set(content[0]) == {"type", "text"}:
+                turn["content"] = content[0]["text"]
+        sampling = request.sampling
+        body: dict[str, Any] = {
+            "model": self.name,
+            "max_tokens": sampling.max_tokens,
+            "messages": turns,
+        }
+        if request.system:
+            body["system"] = (
+                [{"type": "text", "text": request.system, "cache_control": _CACHE}]
+                if self.prompt_cache
+                else request.system
+            )
+        if sampling.temperature != 1.0:
+            body["temperature"] = sampling.temperature
+        if sampling.top_p != 1.0:
+            body["top_p"] = sampling.top_p
+        if request.tools:
+            body["tools"] = [
+                {"name": t.name, "description": t.description, "input_schema": t.parameters}
+                for t in request.tools
+            ]
+            choice = _tool_choice(request)
+            if choice is not None:
+                body["tool_choice"] = choice
+        return body
+
+    def parse_chat(self, data: Any) -> Reply:
+        reply = self.parse(data)  # checks the shape, text and usage
+        calls: list[ToolCall] = []
+        for i, block in enumerate(data["content"]):
+            if not isinstance(block, dict) or block.get("type") != "tool_use":
+                continue
+            call_id, name = block.get("id"), block.get("name")
+            if not isinstance(call_id, str) or not call_id:
+                raise MalformedResponse(f"content[{i}] (tool_use) has no id")
+            if not isinstance(name, str) or not name:
+                raise MalformedResponse(f"content[{i}] (tool_use) has no name")
+            calls.append(ToolCall.from_value(call_id, name, block.get("input")))
+        ids = [c.id for c in calls]
+        if len(set(ids)) != len(ids):
+            raise MalformedResponse(f"tool_use ids repeat: {ids}")
+        finish = "tool_calls" if reply.finish_reason == "tool_use" else reply.finish_reason
+        return replace(reply, tool_calls=tuple(calls), finish_reason=finish, raw=data)
+
+
+def _blocks(message: ChatMessage) -> list[dict[str, Any]]:
+    """The content blocks of one conversation turn."""
+    if message.role == "tool":
+        results: list[dict[str, Any]] = []
+        for r in message.tool_results:
+            block: dict[str, Any] = {
+                "type": "tool_result",
+                "tool_use_id": r.call_id,
+                "content": r.content,
+            }
+            if r.is_error:
+                block["is_error"] = True
+            results.append(block)
+        return results
+    blocks: list[dict[str, Any]] = []
+    if message.content or not message.tool_calls:
+        blocks.append({"type": "text", "text": message.content})
+    for call in message.tool_calls:
+        # The API takes an object: a call whose arguments did not parse is sent with none
+        # (its tool_result, an error, tells the model what was wrong).
+        arguments = call.arguments if call.arguments is not None else {}
+        blocks.append({"type": "tool_use", "id": call.id, "name": call.name, "input": arguments})
+    return blocks
+
+
+def _tool_choice(request: ChatRequest) -> dict[str, Any] | None:
+    """The ``tool_choice`` object, or None for the API default (auto, parallel calls)."""
+    choice = request.tool_choice
+    types = {"auto": "auto", "required": "any", "none": "none"}
+    out: dict[str, Any] = {"type": types.get(choice, "tool")}
+    if choice not in types:
+        out["name"] = choice
+    if not request.parallel_tool_calls and choice != "none":
+        out["disable_parallel_tool_use"] = True
+    return None if out == {"type": "auto"} else out
 
 
 def from_spec(

@@ -6,11 +6,13 @@ import abc
 import ipaddress
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from automem.core import ChatModel, Completion, CompletionRequest, ModelIdentity, Usage
+from automem.models.chat import ChatReply, ChatRequest, ToolCall
 from automem.models.options import SpecOptions
 from automem.models.pricing import Price, parse_price, price_for
 from automem.models.transport import CallStats, HttpSettings, HttpTransport, MalformedResponse
@@ -26,6 +28,8 @@ class Reply:
     completion_tokens: int
     cached_tokens: int = 0  # input tokens read from the provider's prompt cache
     cache_write_tokens: int = 0  # input tokens written to it (billed differently by some)
+    tool_calls: tuple[ToolCall, ...] = ()  # chat calls only
+    raw: dict[str, Any] | None = None  # chat calls only: the answer as received
 
 
 class HostedChatModel(ChatModel):
@@ -87,11 +91,33 @@ class HostedChatModel(ChatModel):
         return self._stats.snapshot()
 
     def complete(self, request: CompletionRequest) -> Completion:
+        reply, usage = self._call(request, self.body, self.parse)
+        return Completion(text=reply.text, usage=usage, finish_reason=reply.finish_reason)
+
+    def chat(self, request: ChatRequest) -> ChatReply:
+        """A tool-calling call, through the same transport (retries, deadline, size cap)."""
+        reply, usage = self._call(request, self.chat_body, self.parse_chat)
+        return ChatReply(
+            text=reply.text,
+            tool_calls=reply.tool_calls,
+            usage=usage,
+            finish_reason=reply.finish_reason,
+            model=self.identity,
+            raw=reply.raw,
+        )
+
+    def _call(
+        self,
+        request: Any,
+        body_of: Callable[[Any], dict[str, Any]],
+        parse: Callable[[Any], Reply],
+    ) -> tuple[Reply, Usage]:
+        """POST one request (a CompletionRequest or ChatRequest); its answer, usage and cost."""
         self._stats.add("calls")
         started = time.perf_counter()
-        body = self.body(request)
+        body = body_of(request)
         limit = self.transport.settings.response_limit(request.sampling.max_tokens)
-        reply, _attempts = self.transport.post(self.path, body, self.parse, max_bytes=limit)
+        reply, _attempts = self.transport.post(self.path, body, parse, max_bytes=limit)
         latency = time.perf_counter() - started
         cost = None
         if self.price is not None:
@@ -108,7 +134,7 @@ class HostedChatModel(ChatModel):
             latency_s=latency,
             cost_usd=cost,
         )
-        return Completion(text=reply.text, usage=usage, finish_reason=reply.finish_reason)
+        return reply, usage
 
     def close(self) -> None:
         self.transport.close()
@@ -120,6 +146,14 @@ class HostedChatModel(ChatModel):
     @abc.abstractmethod
     def parse(self, data: Any) -> Reply:
         """Read a 2xx JSON answer; raise MalformedResponse (or UpstreamFailure) if it is none."""
+
+    def chat_body(self, request: ChatRequest) -> dict[str, Any]:
+        """The JSON request body of a tool-calling call; a backend without one keeps this."""
+        return ChatModel.chat(self, request)  # type: ignore[return-value] # raises unsupported
+
+    def parse_chat(self, data: Any) -> Reply:
+        """Read a 2xx JSON answer to a tool-calling call (with ``tool_calls`` and ``raw``)."""
+        raise NotImplementedError(f"{type(self).__name__} sends chat bodies but cannot read them")
 
 
 def require_key(settings: HttpSettings, spec: str) -> None:

@@ -50,6 +50,7 @@ from automem.core import ChatModel, Completion, CompletionRequest, ModelError, M
 from automem.models.grammar import build_gbnf
 
 if TYPE_CHECKING:
+    from automem.models.chat import ChatReply, ChatRequest
     from automem.models.registry import ModelSpec
 
 SMOLLM2 = "smollm2-135m"
@@ -536,6 +537,12 @@ class LocalModel(ChatModel):
             ),
             finish_reason=choice.get("finish_reason") or "stop",
         )
+
+    def chat(self, request: ChatRequest) -> ChatReply:
+        """A tool-calling call: one JSON call or text, see :mod:`automem.models.local_tools`."""
+        from automem.models.local_tools import chat
+
+        return chat(self, request)
 
     def _grammar(self, runtime: _Runtime, request: CompletionRequest) -> Any:
         if not request.constrained or self.grammar_mode == "off":

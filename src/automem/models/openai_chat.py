@@ -20,6 +20,11 @@ answer accepted; default 1 MiB + 256 bytes per requested token), ``price``
 ``guided_grammar`` (older vLLM), ``llamacpp`` = ``grammar``, ``sglang`` = ``ebnf``; ``on`` is
 ``vllm``), ``max_tokens_field`` (``max_tokens`` or ``max_completion_tokens``, which OpenAI's
 reasoning models require).
+
+Tool calling (``chat``): tools go out as ``tools`` of ``type: function`` with their JSON
+Schema, ``tool_choice`` and ``parallel_tool_calls`` only when they differ from the API's
+defaults (auto, parallel); the answer's ``message.tool_calls`` become ToolCalls (arguments
+as the JSON text the model wrote), results go back as ``role: tool`` messages.
 """
 
 from __future__ import annotations
@@ -28,9 +33,11 @@ import logging
 import os
 import threading
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from automem.core import CompletionRequest
+from automem.models.chat import ChatMessage, ChatRequest, ToolCall
 from automem.models.errors import failure_in_body
 from automem.models.hosted import HostedChatModel, Reply, count, spec_price
 from automem.models.options import SpecOptions
@@ -150,6 +157,96 @@ class OpenAIChatModel(HostedChatModel):
             completion_tokens=count(usage, "completion_tokens"),
             cached_tokens=count(details, "cached_tokens", required=False),
         )
+
+    def chat_body(self, request: ChatRequest) -> dict[str, Any]:
+        """Chat completions with ``tools``; a defaulted choice (auto, parallel) is not sent."""
+        messages: list[dict[str, Any]] = []
+        if request.system:
+            messages.append({"role": "system", "content": request.system})
+        for message in request.messages:
+            messages.extend(_wire_messages(message))
+        sampling = request.sampling
+        body: dict[str, Any] = {
+            "model": self.name,
+            "messages": messages,
+            "temperature": sampling.temperature,
+            "top_p": sampling.top_p,
+            self.max_tokens_field: sampling.max_tokens,
+        }
+        if request.seed is not None:
+            body["seed"] = request.seed
+        if request.tools:
+            body["tools"] = [
+                {
+                    "type": "function",
+                    "function": {
+                        "name": tool.name,
+                        "description": tool.description,
+                        "parameters": tool.parameters,
+                    },
+                }
+                for tool in request.tools
+            ]
+            choice = request.tool_choice
+            if choice in ("required", "none"):
+                body["tool_choice"] = choice
+            elif choice != "auto":
+                body["tool_choice"] = {"type": "function", "function": {"name": choice}}
+            if not request.parallel_tool_calls:
+                body["parallel_tool_calls"] = False
+        return body
+
+    def parse_chat(self, data: Any) -> Reply:
+        reply = self.parse(data)  # checks the shape, text and usage
+        calls = _tool_calls(data["choices"][0]["message"].get("tool_calls"))
+        return replace(reply, tool_calls=calls, raw=data)
+
+
+def _wire_messages(message: ChatMessage) -> list[dict[str, Any]]:
+    """One conversation turn as chat-completions messages (a tool turn: one per result)."""
+    if message.role == "tool":
+        return [
+            {"role": "tool", "tool_call_id": r.call_id, "content": r.content}
+            for r in message.tool_results
+        ]
+    if not message.tool_calls:
+        return [{"role": message.role, "content": message.content}]
+    calls = [
+        {
+            "id": call.id,
+            "type": "function",
+            # verbatim, even when it did not parse: the history says what the model wrote
+            "function": {"name": call.name, "arguments": call.arguments_json},
+        }
+        for call in message.tool_calls
+    ]
+    return [{"role": "assistant", "content": message.content or None, "tool_calls": calls}]
+
+
+def _tool_calls(value: object) -> tuple[ToolCall, ...]:
+    """The calls of ``message.tool_calls``; bad arguments are kept on the call, not raised."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise MalformedResponse(f"message.tool_calls is not a list: {type(value).__name__}")
+    calls: list[ToolCall] = []
+    for i, item in enumerate(value):
+        function = item.get("function") if isinstance(item, dict) else None
+        name = function.get("name") if isinstance(function, dict) else None
+        if not isinstance(name, str) or not name:
+            raise MalformedResponse(f"tool_calls[{i}] has no function name")
+        call_id = item.get("id")
+        if not isinstance(call_id, str) or not call_id:
+            raise MalformedResponse(f"tool_calls[{i}] ({name}) has no id")
+        arguments = function.get("arguments")
+        if isinstance(arguments, str):
+            calls.append(ToolCall.from_json(call_id, name, arguments))
+        else:  # a few servers send the decoded object
+            calls.append(ToolCall.from_value(call_id, name, arguments))
+    ids = [c.id for c in calls]
+    if len(set(ids)) != len(ids):
+        raise MalformedResponse(f"tool call ids repeat: {ids}")
+    return tuple(calls)
 
 
 def _content_text(content: object) -> str:

@@ -49,6 +49,12 @@ def register_backend(name: str, factory: ModelFactory) -> None:
     _BACKENDS[name] = factory
 
 
+def user_backend(name: str) -> ModelFactory | None:
+    """The factory of a non-built-in backend; None for a built-in or unknown one."""
+    factory = _BACKENDS.get(name)
+    return None if factory is None or _BUILTIN.get(name) is factory else factory
+
+
 def parse_spec(text: str) -> ModelSpec:
     """Split a spec into backend, optional name and ``key=value`` options."""
     backend, _, rest = text.partition(":")
@@ -94,3 +100,4 @@ def _anthropic(spec: ModelSpec, seed: int) -> ChatModel:
 register_backend("openai", _openai)
 register_backend("anthropic", _anthropic)
 _BACKENDS["local"] = lambda s, n: __import__("automem.models.local").models.local.factory(s, n)
+_BUILTIN = dict(_BACKENDS)  # what every fresh process (a worker) knows without plugins

@@ -64,6 +64,58 @@ def shorten(label: str, width: float) -> str:
     return label if len(label) <= chars else label[: chars - 1] + "…"
 
 
+SEPARATORS = "-_/. :"
+
+
+def _common_start(texts: Sequence[str]) -> str:
+    """The longest start all texts share, up to and including its last separator."""
+    shared = 0
+    for chars in zip(*texts, strict=False):
+        if len(set(chars)) > 1:
+            break
+        shared += 1
+    start = texts[0][:shared]
+    return start[: max(start.rfind(c) + 1 for c in SEPARATORS)]
+
+
+def _drop_common(labels: Sequence[str]) -> list[str]:
+    """The labels without the start and end all of them share, cut at a separator
+    (``MiniHack-`` and ``-v0`` of the MiniHack tasks), unless that would empty one."""
+    prefix = _common_start(labels)
+    suffix = _common_start([label[::-1] for label in labels])
+    cut = [label[len(prefix) : len(label) - len(suffix)] for label in labels]
+    return cut if all(cut) else list(labels)
+
+
+def _cut(label: str, chars: int, head: int) -> str:
+    """At most ``chars`` characters: the first ``head``, an ellipsis, then the end."""
+    if len(label) <= chars:
+        return label
+    tail = chars - 1 - head
+    return label[:head] + "…" + (label[-tail:] if tail else "")
+
+
+def short_labels(labels: Sequence[str], width: float) -> list[str]:
+    """Labels that fit ``width`` each and still tell apart what they name.
+
+    Labels that fit are kept whole. Otherwise the start and end that all share are dropped,
+    then a label still too long loses its end, or, if that makes two labels equal, its
+    middle (the end of a task name is often what tells it apart, as in MazeWalk-9x9 and
+    MazeWalk-15x15). Charts give the full name in each label's ``<title>``.
+    """
+    chars = max(3, int(width / CHAR_W))
+    if all(len(label) <= chars for label in labels):
+        return list(labels)
+    core = _drop_common(labels) if len(labels) > 1 else list(labels)
+    wanted = len(set(core))
+    heads = [chars - 1, chars // 2, *range(chars - 2, -1, -1)]  # end cut, middle, the rest
+    for head in heads:
+        cut = [_cut(label, chars, head) for label in core]
+        if len(set(cut)) == wanted:
+            return cut
+    return [_cut(label, chars, chars - 1) for label in core]  # too narrow to tell apart
+
+
 class Svg:
     def __init__(self, width: int, height: int, label: str) -> None:
         self.width, self.height = width, height
@@ -110,15 +162,16 @@ class Svg:
 def legend(svg: Svg, names: Sequence[str], x_right: float, y: float) -> None:
     """Swatches and names, right-aligned on one row."""
     x = x_right
+    short = short_labels(names, 180)
     for i in reversed(range(len(names))):
-        name = shorten(names[i], 180)
+        name = short[i]
         w = len(name) * CHAR_W + 22
         x -= w
         svg.add(
             f'<rect x="{fmt_num(x)}" y="{fmt_num(y - 8)}" width="10" height="10" rx="2" '
             f'fill="{colour(i)}"/>'
         )
-        svg.text(x + 15, y + 1, name, anchor="start", fill=INK)
+        svg.text(x + 15, y + 1, name, anchor="start", fill=INK, title=names[i])
 
 
 def y_axis(
@@ -191,9 +244,10 @@ def bar_chart(
 
     group = (right - left) / max(len(categories), 1)
     bw = min(56.0, group * 0.72 / max(len(series), 1))
+    labels = short_labels(categories, group - 10)  # a gap between neighbours
     for ci, category in enumerate(categories):
         cx = left + group * (ci + 0.5)
-        svg.text(cx, bottom + 16, shorten(category, group - 4), fill=INK, title=category)
+        svg.text(cx, bottom + 16, labels[ci], fill=INK, title=category)
         x0 = cx - bw * len(series) / 2
         for si, bar in enumerate(bars[ci]):
             if bar is None:
@@ -275,8 +329,8 @@ def line_chart(
         return bottom - (bottom - top) * min(max(v * scale / span, 0.0), 1.0)
 
     step_w = (right - left) / max(n, 1)
-    for i, label in enumerate(x_labels):
-        svg.text(x_of(i), bottom + 16, shorten(label, step_w), fill=INK, title=label)
+    for i, (label, short) in enumerate(zip(x_labels, short_labels(x_labels, step_w), strict=True)):
+        svg.text(x_of(i), bottom + 16, short, fill=INK, title=label)
     for li, (name, pts) in enumerate(lines):
         c = colour(li)
         known = [(i, p) for i, p in enumerate(pts) if p is not None]

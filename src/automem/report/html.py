@@ -165,41 +165,39 @@ def summary_rows(runs: Sequence[RunData]) -> list[tuple[str, str, str, list[Grou
 
 
 def summary_section(runs: Sequence[RunData]) -> str:
-    rows = summary_rows(runs)
+    """One row per task (game, overall); with several runs, one row per run under each, so
+    the table keeps its width whatever the number of runs."""
     multi = len(runs) > 1
-    head1 = ""
-    if multi:
-        head1 = (
-            "<tr><th></th>"
-            + "".join(
-                f'<th colspan="{len(SUMMARY_COLUMNS)}" class="group" data-run="{i}">'
-                f"{swatch(i)}{run_heading(r)}</th>"
-                for i, r in enumerate(runs)
-            )
-            + "</tr>"
-        )
-    head2 = (
+    head = (
         "<tr><th>Task</th>"
+        + ("<th>Run</th>" if multi else "")
         + "".join(
-            f'<th class="num{" first" if j == 0 and multi else ""}" title="{escape(tip)}">'
-            f"{escape(name)}</th>"
-            for _ in runs
-            for j, (name, tip, _f) in enumerate(SUMMARY_COLUMNS)
+            f'<th class="num" title="{escape(tip)}">{escape(name)}</th>'
+            for name, tip, _f in SUMMARY_COLUMNS
         )
         + "</tr>"
     )
     body = []
-    for kind, key, label, groups in rows:
-        cells = []
-        for group in groups:
-            for j, (name, _tip, f) in enumerate(SUMMARY_COLUMNS):
-                first = " first" if j == 0 and multi else ""
-                value = f(group) if group is not None else "—"
-                cells.append(f'<td class="num{first}" data-col="{escape(name)}">{value}</td>')
-        body.append(
-            f'<tr class="row-{kind}" data-key="{escape(key)}"><th scope="row" '
-            f'title="{escape(key)}">{escape(label)}</th>{"".join(cells)}</tr>'
-        )
+    for kind, key, label, groups in summary_rows(runs):
+        for i, group in enumerate(groups):
+            cells = "".join(
+                f'<td class="num" data-col="{escape(name)}">'
+                f"{f(group) if group is not None else '—'}</td>"
+                for name, _tip, f in SUMMARY_COLUMNS
+            )
+            task = (
+                f'<th scope="row" rowspan="{len(groups)}" title="{escape(key)}">'
+                f"{escape(label)}</th>"
+                if i == 0
+                else ""
+            )
+            run = f'<td class="run wrap">{swatch(i)}{run_heading(runs[i])}</td>' if multi else ""
+            first = " group-start" if multi and i == 0 else ""
+            attrs = f' data-run="{i}"' if multi else ""
+            body.append(
+                f'<tr class="row-{kind}{first}" data-key="{escape(key)}"{attrs}>'
+                f"{task}{run}{cells}</tr>"
+            )
     note = (
         '<p class="note">Progression is the benchmark\'s progress measure in percent: mean ± '
         "standard error over episodes per task; a game averages its tasks and “All games” "
@@ -208,7 +206,7 @@ def summary_section(runs: Sequence[RunData]) -> str:
     return (
         '<section id="summary"><h2>Summary</h2><div class="card table-wrap">'
         f'<table class="data summary{" multi" if multi else ""}" id="summary-table">'
-        f"<thead>{head1}{head2}</thead>"
+        f"<thead>{head}</thead>"
         f"<tbody>{''.join(body)}</tbody></table></div>{note}</section>"
     )
 
@@ -277,8 +275,9 @@ def episodes_table(runs: Sequence[RunData], *, viewer: bool = True) -> str:
             if not viewer and e.stats is not None:
                 view = ""
             rows.append(
-                f'<tr data-episode="{escape(key)}"><td>{swatch(i)}{escape(run.label)}</td>'
-                f"<td>{escape(s.episode_id)}</td><td class=num>{s.seed}</td>"
+                f'<tr data-episode="{escape(key)}"><td class="wrap">{swatch(i)}'
+                f'{escape(run.label)}</td><td class="wrap id">{escape(s.episode_id)}</td>'
+                f"<td class=num>{s.seed}</td>"
                 f"<td class=status-{escape(s.status)}>{status}</td>"
                 f"<td class=num>{fmt_int(s.steps)}</td>"
                 f"<td class=num>{100 * s.progression:.1f}</td>"
@@ -477,8 +476,8 @@ def lineage_section(runs: Sequence[RunData]) -> str:
                 cls = "up" if change > 0.05 else "down" if change < -0.05 else ""
             previous = o.progression.mean
         rows.append(
-            f"<tr><th scope=row>{escape(label)}</th><td>{escape(r.label)}</td>"
-            f"<td>{escape(r.parent) if r.parent else '—'}</td>"
+            f'<tr><th scope=row>{escape(label)}</th><td class="wrap">{escape(r.label)}</td>'
+            f"<td class=wrap>{escape(r.parent) if r.parent else '—'}</td>"
             f"<td class=num>{len(r.episodes)}</td><td class=num>{value}</td>"
             f'<td class=num><span class="{cls}">{delta}</span></td></tr>'
         )

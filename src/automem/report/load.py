@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
+from automem.runs.directory import RunDirError, read_result
 from automem.runs.summary import EpisodeSummary, RunSummary, summarise
 from automem.traces.io import Trace, TraceError
 from automem.traces.schema import StepRecord
@@ -111,10 +110,11 @@ def finished_episodes(root: Path) -> list[tuple[EpisodeSummary, Path]]:
     out = []
     for result in sorted((root / "episodes").glob("*/result.json")):
         try:
-            summary = EpisodeSummary.model_validate_json(result.read_text(encoding="utf-8"))
-        except (ValidationError, OSError) as exc:
-            raise ReportError(f"{result}: not a readable episode result ({exc})") from None
-        out.append((summary, result.parent / "trace.jsonl"))
+            summary = read_result(result)
+        except RunDirError as exc:
+            raise ReportError(str(exc)) from None
+        if summary.finished:  # an older run kept stopped episodes here: they are not results
+            out.append((summary, result.parent / "trace.jsonl"))
     return out
 
 

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
+
+SEED_SYNTAX = "use a number, a list '42,43' or a range '42-51'"
 
 
 class TaskConfig(BaseModel):
@@ -23,6 +33,15 @@ class TaskConfig(BaseModel):
         None, description="Built-in scaffold name or YAML path (default: the game's v0 scaffold)."
     )
 
+    @field_validator("seeds", mode="before")
+    @classmethod
+    def _seed_syntax(cls, seeds: Any) -> Any:
+        # A suite file may write seeds as on the command line: 42, "42-46", "1,5-7", or a
+        # list mixing numbers and such strings; one parser serves both.
+        if isinstance(seeds, list | tuple):
+            return tuple(s for item in seeds for s in _seed_item(item))
+        return _seed_item(seeds)
+
     @field_validator("seeds")
     @classmethod
     def _distinct(cls, seeds: tuple[int, ...]) -> tuple[int, ...]:
@@ -35,6 +54,32 @@ class TaskConfig(BaseModel):
         from automem.scaffold import default_for_game
 
         return self.scaffold or default_for_game(self.env)
+
+
+class SkippedTask(BaseModel):
+    """A task of the suite left out of the run, and why (e.g. its data set is missing)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    env: str
+    reason: str
+
+
+class Component(BaseModel):
+    """A user-registered helper, model backend or environment a run uses, and where it lives.
+
+    Worker processes start with only the built-in registrations; they register each component
+    again from ``ref`` (``"module:qualname"``, or an environment's own entry point string).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["helper", "backend", "env"]
+    name: str
+    ref: str
+    kwargs: dict[str, Any] = Field(
+        default_factory=dict, description="An environment's registered keyword arguments."
+    )
 
 
 class RunConfig(BaseModel):
@@ -53,6 +98,29 @@ class RunConfig(BaseModel):
         description="Override every scaffold's routine.constrained_output (None keeps theirs); "
         "the run stores the scaffolds as changed.",
     )
+    skipped: tuple[SkippedTask, ...] = Field(
+        (), description="Tasks of the suite not run (eval --skip-missing), with the reason."
+    )
+    plugins: tuple[str, ...] = Field(
+        (),
+        description="Modules ('pkg.mod') or Python files ('path/file.py') imported before the "
+        "run and in every worker first; importing them may register components.",
+    )
+    components: tuple[Component, ...] = Field(
+        (),
+        description="The user-registered components the run uses, recorded at run start so "
+        "that every worker can register them again.",
+    )
+
+    @model_serializer(mode="wrap")
+    def _omit_empty_extras(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # A run without skipped tasks or plugins stores the same run.json config as before these
+        # fields existed, so older run directories still resume (resume compares the config).
+        data = handler(self)
+        for key in ("skipped", "plugins", "components"):
+            if not data.get(key):
+                data.pop(key, None)
+        return data
 
     @model_validator(mode="before")
     @classmethod
@@ -76,6 +144,12 @@ class RunConfig(BaseModel):
         return sum(len(t.seeds) for t in self.tasks)
 
 
+def _seed_item(item: Any) -> tuple[int, ...]:
+    if isinstance(item, bool) or not isinstance(item, int | str):
+        raise ValueError(f"bad seeds {item!r}: {SEED_SYNTAX}")
+    return parse_seeds(str(item))
+
+
 def parse_seeds(text: str, episodes: int | None = None) -> tuple[int, ...]:
     """Seeds from '42', '42,43', '42-51' or a mix ('1,5-7').
 
@@ -95,9 +169,7 @@ def parse_seeds(text: str, episodes: int | None = None) -> tuple[int, ...]:
         except ValueError as exc:
             if "backwards" in str(exc):
                 raise
-            raise ValueError(
-                f"bad seed {part!r}: use a number, a list '42,43' or a range '42-51'"
-            ) from None
+            raise ValueError(f"bad seed {part!r}: {SEED_SYNTAX}") from None
     if not seeds:
         raise ValueError("no seeds given")
     if episodes is not None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from automem import envs
 from automem.core import Observation, StepResult
+from automem.runs.directory import read_result
 from automem.traces.io import Trace
 from automem.traces.schema import ObservationRecord, StepRecord
 
@@ -70,14 +71,17 @@ def episode_traces(run_dir: Path, episode: str | None = None) -> Iterator[Path]:
     folder = run_dir / "episodes"
     if not folder.is_dir():
         raise ValueError(f"{run_dir} has no episodes folder: is it a run directory?")
+    finished = [
+        result.parent.name
+        for result in sorted(folder.glob("*/result.json"))
+        if read_result(result).finished  # an older run kept stopped episodes here
+    ]
     if episode is not None:
-        path = folder / episode / "trace.jsonl"
-        if not path.is_file():
-            known = ", ".join(sorted(p.parent.name for p in folder.glob("*/result.json")))
+        if episode not in finished:
+            known = ", ".join(finished)
             raise ValueError(f"no finished episode {episode!r} in {run_dir}; episodes: {known}")
-        yield path
-        return
-    yield from (p.parent / "trace.jsonl" for p in sorted(folder.glob("*/result.json")))
+        finished = [episode]
+    yield from (folder / name / "trace.jsonl" for name in finished)
 
 
 def _compare_step(record: StepRecord, result: StepResult) -> Difference | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Sequence
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -14,13 +15,21 @@ from automem.traces.stats import EpisodeStats, episode_stats, mean_rates
 
 
 class EpisodeSummary(EpisodeOutcome):
-    """One finished episode of a run: where it came from and how it ended."""
+    """One episode of a run: where it came from and how it ended.
+
+    Only a ``finished`` episode is a result; a stopped or failed one is kept as data.
+    """
 
     episode_id: str
     env_id: str
     game: str
     seed: int
+    progression: float = Field(ge=0.0, le=1.0)
     behaviour: EpisodeStats | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status == "finished"
 
     @classmethod
     def from_trace(cls, trace: Trace, *, game: str) -> EpisodeSummary:
@@ -63,19 +72,37 @@ class GroupSummary(BaseModel):
     invalid_actions: int
     refused_commands: int
     model_errors: int
-    stopped_episodes: int
-    error_episodes: int
     behaviour: dict[str, float] = Field(
         default_factory=dict, description="Memory behaviour, pooled over the group's episodes."
     )
 
 
+class UnfinishedEpisode(BaseModel):
+    """An episode that is not a result (stopped, or failed): why, and how far it got."""
+
+    episode_id: str
+    seed: int
+    status: Literal["stopped", "error"]
+    reason: str
+    steps: int
+
+
 class RunSummary(BaseModel):
-    episodes: int
+    """Finished episodes aggregated; the episodes that did not finish listed apart, by task."""
+
+    episodes: int = Field(description="Finished episodes: the only ones counted.")
     overall: GroupSummary | None
     games: dict[str, GroupSummary]
     tasks: dict[str, GroupSummary]
     per_episode: list[EpisodeSummary]
+    not_finished: dict[str, list[UnfinishedEpisode]] = Field(
+        default_factory=dict,
+        description="By task: episodes stopped (model error, budget) or failed; not counted.",
+    )
+
+    @property
+    def unfinished(self) -> list[UnfinishedEpisode]:
+        return [e for task in self.not_finished.values() for e in task]
 
 
 def mean_se(values: Sequence[float]) -> Stat:
@@ -114,15 +141,29 @@ def _group(episodes: Sequence[EpisodeSummary], progression: Stat | None = None) 
         invalid_actions=sum(e.totals.invalid_actions for e in episodes),
         refused_commands=sum(e.totals.refused_commands for e in episodes),
         model_errors=sum(e.totals.model_errors for e in episodes),
-        stopped_episodes=sum(e.status == "stopped" for e in episodes),
-        error_episodes=sum(e.status == "error" for e in episodes),
         behaviour=mean_rates([e.behaviour for e in episodes if e.behaviour is not None]),
     )
 
 
 def summarise(episodes: Sequence[EpisodeSummary]) -> RunSummary:
-    """Aggregate as the benchmark does: mean per task, mean per game, then mean over games."""
-    ordered = sorted(episodes, key=lambda e: (e.env_id, e.seed))
+    """Aggregate as the benchmark does: mean per task, mean per game, then mean over games.
+
+    Only finished episodes count; the others are listed apart in ``not_finished``.
+    """
+    everything = sorted(episodes, key=lambda e: (e.env_id, e.seed))
+    ordered = [e for e in everything if e.finished]
+    not_finished: dict[str, list[UnfinishedEpisode]] = defaultdict(list)
+    for e in everything:
+        if not e.finished:
+            not_finished[e.env_id].append(
+                UnfinishedEpisode(
+                    episode_id=e.episode_id,
+                    seed=e.seed,
+                    status=e.status,  # type: ignore[arg-type]  # not finished: stopped or error
+                    reason=e.reason,
+                    steps=e.steps,
+                )
+            )
     by_task: dict[str, list[EpisodeSummary]] = defaultdict(list)
     for e in ordered:
         by_task[e.env_id].append(e)
@@ -141,5 +182,10 @@ def summarise(episodes: Sequence[EpisodeSummary]) -> RunSummary:
         _group(ordered, mean_of_means([g.progression for g in games.values()])) if ordered else None
     )
     return RunSummary(
-        episodes=len(ordered), overall=overall, games=games, tasks=tasks, per_episode=list(ordered)
+        episodes=len(ordered),
+        overall=overall,
+        games=games,
+        tasks=tasks,
+        per_episode=ordered,
+        not_finished=dict(not_finished),
     )

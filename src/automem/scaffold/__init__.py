@@ -9,6 +9,7 @@ from automem.scaffold.io import (
     load,
     parse,
     save,
+    validate_text,
 )
 from automem.scaffold.model import (
     HelperConfig,
@@ -34,4 +35,5 @@ __all__ = [
     "load",
     "parse",
     "save",
+    "validate_text",
 ]

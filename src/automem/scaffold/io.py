@@ -64,17 +64,32 @@ def parse(text: str, source: str = "<text>") -> Scaffold:
         raise ScaffoldError(f"{source}: invalid scaffold: {problems}") from None
 
 
-def load(ref: str | Path) -> Scaffold:
-    """Load and validate a scaffold from a built-in name (``crafter-v0``) or a YAML path."""
-    text, source = read_text(ref)
+def validate_text(text: str, source: str = "<text>") -> Scaffold:
+    """The whole check of a scaffold's text: schema, file names, vocabulary, templates (their
+    variables, filters and constructs), helper names and helper parameters.
+
+    Everything that would fail later in a run fails here, with ``source`` in the message.
+    """
     scaffold = parse(text, source)
-    from automem.agent.prompts import check_templates  # templates must compile at load time
+    # Imported here: the agent package imports this one.
+    from automem.agent.helpers import validate_helpers
+    from automem.agent.prompts import check_templates
 
     try:
         check_templates(scaffold, source)
+        validate_helpers(scaffold.helpers)
     except ValueError as exc:
-        raise ScaffoldError(str(exc)) from None
+        message = str(exc)
+        raise ScaffoldError(
+            message if message.startswith(source) else f"{source}: {message}"
+        ) from None
     return scaffold
+
+
+def load(ref: str | Path) -> Scaffold:
+    """Load and validate (:func:`validate_text`) a scaffold from a built-in name
+    (``crafter-v0``) or a YAML path."""
+    return validate_text(*read_text(ref))
 
 
 def dump(scaffold: Scaffold) -> str:

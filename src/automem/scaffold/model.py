@@ -71,8 +71,8 @@ class Vocabulary(_Strict):
         writes = {Op.APPEND, Op.WRITE, Op.CREATE, Op.UPSERT_MAP} & set(self.plan)
         if writes:
             raise ValueError(
-                f"vocabulary.plan may not include {sorted(writes)}: an outcome is written only in "
-                "LOG, after the environment's response has been observed"
+                f"vocabulary.plan may not include {', '.join(sorted(writes))}: an outcome is "
+                "written only in LOG, after the environment's response has been observed"
             )
         unknown_help = sorted(set(self.help) - known)
         if unknown_help:

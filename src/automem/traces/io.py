@@ -12,8 +12,8 @@ from pydantic import BaseModel, ValidationError
 
 from automem.memory import MEMORY_OPS, JournalRecord
 from automem.traces.schema import (
+    READABLE_SCHEMA_VERSIONS,
     TRACE_RECORD,
-    TRACE_SCHEMA_VERSION,
     CallRecord,
     CommandRecord,
     EndRecord,
@@ -64,6 +64,7 @@ def iter_records(path: Path) -> Iterator[BaseModel]:
     except OSError as exc:
         raise TraceError(f"cannot open trace {path}: {exc.strerror}") from None
     with handle:
+        seen_header = False  # the first record (blank lines aside) must be the one header
         for lineno, line in enumerate(handle, 1):
             if not line.strip():
                 continue
@@ -75,15 +76,26 @@ def iter_records(path: Path) -> Iterator[BaseModel]:
                 raise TraceError(
                     f"{path}:{lineno}: corrupt trace record ({where}: {first['msg']})"
                 ) from None
-            if lineno == 1:
-                if not isinstance(record, Header):
-                    raise TraceError(f"{path}:1: a trace starts with a header record")
-                if record.schema_version != TRACE_SCHEMA_VERSION:
-                    raise TraceError(
-                        f"{path}: trace schema version {record.schema_version} is not supported "
-                        f"(this AutoMem reads {TRACE_SCHEMA_VERSION})"
-                    )
+            if not seen_header:
+                _check_header(path, lineno, record)
+                seen_header = True
+            elif isinstance(record, Header):
+                raise TraceError(
+                    f"{path}:{lineno}: a second header record (a trace holds one episode, "
+                    "its header first)"
+                )
             yield record
+
+
+def _check_header(path: Path, lineno: int, record: BaseModel) -> None:
+    if not isinstance(record, Header):
+        raise TraceError(f"{path}:{lineno}: a trace starts with a header record")
+    if record.schema_version not in READABLE_SCHEMA_VERSIONS:
+        known = ", ".join(map(str, READABLE_SCHEMA_VERSIONS))
+        raise TraceError(
+            f"{path}:{lineno}: trace schema version {record.schema_version} is not supported "
+            f"(this AutoMem reads {known})"
+        )
 
 
 @dataclass

@@ -4,8 +4,10 @@ Views: ``records`` (every trace record, with ``run`` and ``episode`` columns), a
 record type: ``steps``, ``commands``, ``calls``, ``messages``, ``observations``, ``events``,
 ``headers``, ``ends``. For example, empty searches per run::
 
-    SELECT run, count(*) FILTER (WHERE result LIKE '0 matches%') / count(*) AS empty_rate
+    SELECT run, count(*) FILTER (WHERE matches = 0) / count(*) AS empty_rate
     FROM commands WHERE op = 'SEARCH' AND ok GROUP BY run
+
+(``matches`` is recorded from trace schema version 2 on; version 1 traces leave it null.)
 """
 
 from __future__ import annotations
@@ -26,12 +28,18 @@ RECORD_VIEWS = {
 }
 
 
-def connect(run_dirs: Sequence[Path]) -> Any:
-    """A DuckDB connection with the views above over the runs' finished episodes."""
+def _duckdb() -> Any:
+    """The duckdb module, or a ValueError saying how to install it (the ``analysis`` extra)."""
     try:
         import duckdb
     except ImportError:
         raise ValueError("querying traces needs duckdb: pip install 'automem[analysis]'") from None
+    return duckdb
+
+
+def connect(run_dirs: Sequence[Path]) -> Any:
+    """A DuckDB connection with the views above over the runs' finished episodes."""
+    duckdb = _duckdb()
     files = [
         str(path.parent / "trace.jsonl")
         for run in run_dirs
@@ -59,8 +67,7 @@ def query(run_dirs: Sequence[Path], sql: str) -> tuple[list[str], list[tuple[Any
 
     A bad query raises ValueError with DuckDB's message (it names the problem and position).
     """
-    import duckdb
-
+    duckdb = _duckdb()
     con = connect(run_dirs)
     try:
         cursor = con.execute(sql)

@@ -16,7 +16,11 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from automem.core import Frozen, ModelIdentity, Usage
 from automem.memory import JournalRecord, MemoryLimits
 
-TRACE_SCHEMA_VERSION = 1
+# Version 2: command records of SEARCH and COUNT carry ``matches`` (their line count), so
+# statistics never parse result text. Version 1 traces are still read; for those alone the
+# statistics fall back to the v1 wording ("0 matches ...") of an empty search.
+TRACE_SCHEMA_VERSION = 2
+READABLE_SCHEMA_VERSIONS = (1, 2)
 
 
 class Header(Frozen):
@@ -76,6 +80,7 @@ class CommandRecord(Frozen):
     file: str | None = None
     size_before: int | None = None
     size_after: int | None = None
+    matches: int | None = None
 
     @classmethod
     def from_journal(cls, record: JournalRecord, turn: int) -> CommandRecord:

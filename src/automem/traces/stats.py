@@ -4,7 +4,10 @@ Per episode: unproductive actions (invalid, or no visible effect), redundant wri
 that leaves the file as it was, or appends a line the file already holds), empty searches,
 writes per search, reads whose result was used, tokens per step, fallbacks, model errors,
 and the progress statistics loop 1's reviewer reads (reward events, longest zero-reward
-streak). Everything here is a pure function of the trace.
+streak). Everything here is a pure function of the trace, and of its records' structured
+fields (a search's ``matches``, a write's arguments), never of the wording of a result: a
+changed message cannot change a statistic. The one exception is schema v1 traces, whose
+command records have no ``matches``: their empty searches are read from the v1 wording.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from pydantic import BaseModel, ConfigDict
 
 from automem.memory import READ_OPS, WRITE_OPS
 from automem.memory.edits import apply_mutation, one_line
-from automem.traces.io import Trace
+from automem.traces.io import Trace, TraceError
 from automem.traces.schema import CallRecord, CommandRecord, StepRecord
 
 # A read counts as used when one of its result lines of at least this many characters shows
@@ -127,7 +130,7 @@ def episode_stats(trace: Trace) -> EpisodeStats:
         writes=writes,
         redundant_writes=redundant,
         searches=len(searches),
-        empty_searches=sum(1 for c in searches if c.result.startswith("0 matches")),
+        empty_searches=sum(_found_nothing(trace, c) for c in searches),
         reads=len(reads),
         reads_used=_reads_used(trace, reads),
         refused_commands=sum(1 for c in commands if not c.ok),
@@ -159,6 +162,18 @@ def _unchanged_after_steps(trace: Trace) -> dict[int, bool]:
     """step -> whether the observation after that step's action equals the one before it."""
     texts = {o.step: o.text for o in trace.observations}
     return {step: texts[step] == texts[step + 1] for step in texts if step + 1 in texts}
+
+
+def _found_nothing(trace: Trace, search: CommandRecord) -> bool:
+    if search.matches is not None:
+        return search.matches == 0
+    if trace.header.schema_version == 1:
+        return search.result.startswith("0 matches")  # v1 records: the only count is the text
+    raise TraceError(
+        f"episode {trace.header.episode_id}: the {search.op} record of step {search.step} "
+        f"(turn {search.turn}) has no 'matches' count, which schema version "
+        f"{trace.header.schema_version} traces always record; the trace is corrupt"
+    )
 
 
 def _writes(trace: Trace) -> tuple[int, int]:

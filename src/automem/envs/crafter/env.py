@@ -29,7 +29,7 @@ import numpy as np
 from crafter import constants, engine
 
 from automem.core import ActionSpec, Observation, StepResult, TextEnv
-from automem.envs.crafter.text import describe, local_grid
+from automem.envs.crafter.text import describe, facing_name, local_grid
 
 ACHIEVEMENTS: tuple[str, ...] = tuple(constants.achievements)
 N_ACHIEVEMENTS = len(ACHIEVEMENTS)  # 22
@@ -299,6 +299,7 @@ class CrafterEnv(TextEnv):
 
     env_id = "crafter"
     game = "crafter"
+    title = "Crafter"
     actions = ACTIONS
     default_action = "Noop"
 
@@ -386,7 +387,8 @@ class CrafterEnv(TextEnv):
         """The observation of the current state (what the last reset/step returned)."""
         if not self._started:
             raise RuntimeError("call reset(seed) first")
-        return Observation(text=describe(self._sim._world, self._player, self.grid))
+        text, short_term = describe(self._sim._world, self._player, self.grid)
+        return Observation(text=text, short_term=short_term)
 
     @property
     def steps(self) -> int:
@@ -397,6 +399,27 @@ class CrafterEnv(TextEnv):
     def achievements(self) -> list[str]:
         """Achievements unlocked so far, in crafter's (alphabetical) order."""
         return self._unlocked_names() if self._started else []
+
+    def inventory(self) -> dict[str, int]:
+        """A copy of the player's inventory: the four vitals and every item, by crafter name."""
+        return {name: int(n) for name, n in self._player.inventory.items()} if self._started else {}
+
+    def position(self) -> tuple[int, int] | None:
+        """The player's ``(x, y)`` in the world (x grows east, y south)."""
+        return (int(self._player.pos[0]), int(self._player.pos[1])) if self._started else None
+
+    def nearby_materials(self, distance: int = 1) -> set[str]:
+        """Materials within ``distance`` cells (a square), as crafter's own crafting check sees."""
+        if not self._started:
+            return set()
+        materials, _ = self._sim._world.nearby(self._player.pos, distance)
+        return {name for name in materials if name is not None}
+
+    def front(self) -> str | None:
+        """What the player faces: a creature or plant there, else the material; None off the map."""
+        if not self._started:
+            return None
+        return facing_name(self._sim._world, self._player)
 
     @property
     def world(self) -> Any:

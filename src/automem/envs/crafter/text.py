@@ -2,12 +2,14 @@
 
 The text is built straight from the world's material and object maps (no image is rendered):
 
-* an optional notice (``You died.`` / ``You are sleeping, ...``);
+* an optional notice (``You are sleeping, ...`` / ``You died.``) and four newlines;
 * ``You see:`` with one line per material or creature type in the local view, only the closest
   of each type, in the order the view is scanned (west to east, then north to south within a
   column), e.g. ``- tree 2 steps to your north-west`` (Manhattan distance);
 * ``You face X at your front.``;
-* ``Your status:`` with the four vitals as ``n/9`` and the non-zero inventory.
+* ``Your status:`` with the four vitals as ``n/9`` and the non-zero inventory: the short-term
+  part of the observation (:class:`automem.core.Observation`), as the benchmark's
+  ``short_term_context``.
 
 As in BALROG's current defaults (``unique_items=True``, ``precise_location=False``, no skipped
 items, no edge-only items), grass, sand and path are listed like any other material.
@@ -100,12 +102,15 @@ def describe_surroundings(world: Any, player: Any, grid: tuple[int, int]) -> str
     else:
         seen = "You see nothing away from you."
 
-    fx, fy = int(player.facing[0]), int(player.facing[1])
-    tx, ty = px + fx, py + fy
-    front = None
-    if 0 <= tx < area_w and 0 <= ty < area_h:
-        front = _name_at(world, tx, ty)
-    return f"{seen}\n\nYou face {front or 'nothing'} at your front."
+    return f"{seen}\n\nYou face {facing_name(world, player) or 'nothing'} at your front."
+
+
+def facing_name(world: Any, player: Any) -> str | None:
+    """What the player faces: the object there, else the material; None off the map."""
+    tx, ty = int(player.pos[0] + player.facing[0]), int(player.pos[1] + player.facing[1])
+    if 0 <= tx < int(world.area[0]) and 0 <= ty < int(world.area[1]):
+        return _name_at(world, tx, ty)
+    return None
 
 
 def describe_inventory(inventory: dict[str, int]) -> str:
@@ -120,15 +125,19 @@ def describe_inventory(inventory: dict[str, int]) -> str:
     return f"Your status:\n{status}\n\n{held}"
 
 
-def describe(world: Any, player: Any, grid: tuple[int, int]) -> str:
-    """The whole observation text for the player's current state."""
-    parts = []
-    # BALROG checks sleeping first; a player killed in its sleep is still flagged as sleeping
-    # (crafter wakes it only on its own next update), so death takes precedence here.
-    if player.health <= 0:
-        parts.append(DEAD_NOTICE)
-    elif player.sleeping:
-        parts.append(SLEEPING_NOTICE)
-    parts.append(describe_surroundings(world, player, grid))
-    parts.append(describe_inventory(player.inventory))
-    return "\n\n".join(parts)
+def describe(world: Any, player: Any, grid: tuple[int, int]) -> tuple[str, str]:
+    """The observation of the player's current state as (long-term text, short-term text).
+
+    As in the benchmark, the long-term part is the notice and the view, the short-term part
+    the status and inventory (its history shows them for the current observation only).
+    """
+    # The benchmark checks sleeping first: a player killed in its sleep (crafter wakes it
+    # only on its own next update) still reads as sleeping. Its notice ends in two newlines
+    # and is joined to the view by two more.
+    if player.sleeping:
+        notice = SLEEPING_NOTICE + "\n\n\n\n"
+    elif player.health <= 0:
+        notice = DEAD_NOTICE + "\n\n\n\n"
+    else:
+        notice = ""
+    return notice + describe_surroundings(world, player, grid), describe_inventory(player.inventory)

@@ -6,7 +6,8 @@ is run (it needs the internet). Here the levels come from a directory laid out l
 ``boxoban-levels`` repository (``hard/*.txt``, ``medium/train/*.txt``, ...), found from, in
 order: the ``levels_dir`` argument, the ``AUTOMEM_BOXOBAN_LEVELS`` environment variable,
 minihack's own download location. A missing directory raises :class:`BoxobanLevelsMissing`
-naming all three and the command that fetches the files.
+(one line naming where it looked and how to get the files); :func:`missing_levels` says the
+same without raising, for the check a run makes before it starts.
 
 File format (as minihack parses it): levels separated by blank lines, each a header line
 (``; 12``) then the rows, with ``#`` wall, ``@`` player, ``$`` box, ``.`` target, space floor.
@@ -31,6 +32,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from automem.core import MissingData
+
 LEVELS_ENV = "AUTOMEM_BOXOBAN_LEVELS"
 FETCH_COMMAND = "git clone --depth 1 https://github.com/google-deepmind/boxoban-levels"
 
@@ -43,6 +46,10 @@ TASK_SUBDIRS: dict[str, str] = {
 
 class BoxobanLevelsMissing(FileNotFoundError):
     """The Boxoban level files are not available (they cannot be downloaded offline)."""
+
+    def __init__(self, message: str, missing: MissingData | None = None) -> None:
+        super().__init__(message)
+        self.missing = missing
 
 
 def minihack_levels_dir() -> Path | None:
@@ -67,6 +74,18 @@ def _candidates(levels_dir: str | os.PathLike[str] | None) -> list[tuple[str, Pa
     return found
 
 
+def how_to_get() -> str:
+    """The fix, as one sentence: the public data set, fetched where there is internet."""
+    default = minihack_levels_dir()
+    there = f", or copy it to {default}" if default is not None else ""
+    return (
+        "Download the boxoban-levels data set (DeepMind's public level files, e.g. "
+        f"`{FETCH_COMMAND}`) on a machine with internet access, copy the folder (it holds "
+        f"hard/ and medium/train/) anywhere on this machine, then set {LEVELS_ENV}=DIR to "
+        f"it{there}."
+    )
+
+
 def level_files(task: str, levels_dir: str | os.PathLike[str] | None = None) -> list[Path]:
     """The task's level files, in name order, from the first levels directory given.
 
@@ -81,15 +100,24 @@ def level_files(task: str, levels_dir: str | os.PathLike[str] | None = None) -> 
         files = sorted((root / subdir).glob("*.txt"))
         if files:
             return files
-    where = "; ".join(f"{label}: {root / subdir}" for label, root in tried) or "none"
-    raise BoxobanLevelsMissing(
-        f"{task} needs the Boxoban level files (*.txt under '{subdir}/' of a levels "
-        f"directory), and none were found (looked in {where}). minihack downloads them on "
-        "first use, which fails offline. On a connected machine run\n"
-        f"    {FETCH_COMMAND}\n"
-        f"then point {LEVELS_ENV} (or the levels_dir argument) at the cloned "
-        "'boxoban-levels' directory, which holds hard/ and medium/train/."
+    missing = MissingData(
+        # The same for both tasks, so that one message covers them (the fix names the subdirs).
+        data="the Boxoban level files",
+        looked="; ".join(f"{label}: {root}" for label, root in tried) or "nowhere",
+        fix=how_to_get(),
     )
+    raise BoxobanLevelsMissing(missing.message(task), missing)
+
+
+def missing_levels(
+    task: str, levels_dir: str | os.PathLike[str] | None = None
+) -> MissingData | None:
+    """What the task lacks, or None when its level files are found (see :func:`level_files`)."""
+    try:
+        level_files(task, levels_dir)
+    except BoxobanLevelsMissing as exc:
+        return exc.missing
+    return None
 
 
 def parse_levels(text: str) -> list[str]:
@@ -182,10 +210,12 @@ __all__ = [
     "LEVELS_ENV",
     "TASK_SUBDIRS",
     "BoxobanLevelsMissing",
+    "how_to_get",
     "level_files",
     "level_index",
     "load_levels",
     "make_boxoban",
     "minihack_levels_dir",
+    "missing_levels",
     "parse_levels",
 ]

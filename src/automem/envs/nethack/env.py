@@ -5,23 +5,22 @@ Observation: BALROG's "hybrid" text for text-only models (see
 (``message:``, ``language observation:``, ``cursor:``, ``map:`` sections) and
 ``Observation.short_term`` its ``inventory:`` section, character for character.
 
-Environment settings are BALROG's (``config.yaml``):
+Environment settings are BALROG's (``config.yaml``), and NLE ends episodes where the
+benchmark's NLE (balrog-nle 0.9.0) ends them (:mod:`automem.envs.nethack.nle_setup`):
 
 * NetHack: ``NetHackChallenge-v0`` with ``character="@"`` (random role),
-  ``max_episode_steps=100_000`` and ``no_progress_timeout=150``; agent episodes are capped
-  at 100,000 steps as well.
-* MiniHack: the task with ``character="@"``, ``max_episode_steps=100``,
+  ``max_episode_steps`` = ``max_steps`` (100,000) and ``no_progress_timeout=150``: the game is
+  aborted when the in-game turn counter (``blstats[20]``) has not changed for 150 steps,
+  counted once per NLE step as in the benchmark (151 steps from reset, 150 after the last new
+  turn; dismissing a --More-- is such a step). Plain NLE 1.3 would abort after 75.
+* MiniHack: the task with ``character="@"``, ``max_episode_steps`` = ``max_steps`` (100),
   ``penalty_step=-0.01``, ``penalty_time=0.0``, ``penalty_mode="constant"``,
-  ``autopickup=False``; agent episodes are capped at 100 steps.
+  ``autopickup=False``. NLE itself aborts at step 100 and quits the game, so the last
+  observation is the end screen and a task solved on step 100 is not solved.
 
-"Ended after 150 steps without progress" is NLE's own ``no_progress_timeout`` of
-NetHackChallenge, which BALROG passes as 150: the episode is aborted when the in-game turn
-counter (``blstats[20]``) has not changed for that many *checks*. NLE 1.3 runs the check
-twice per NLE step (once for ``truncated``, once for the end status), so the game is in
-fact aborted after 75 consecutive NLE steps without a new turn (dismissing a --More--
-is such a step); we run NLE's code unchanged, so this is exactly what BALROG gets. An
-aborted episode is reported as ``truncated``; death (or a solved MiniHack task) as
-``terminated``.
+An aborted episode is reported as ``truncated``; death (or a solved MiniHack task) as
+``terminated``. NetHack's top-ten file is emptied at every reset, as the benchmark's new NLE
+per episode has it, so an end screen lists the episode's own game only.
 
 ``--More--``: like BALROG's ``AutoMore`` wrapper (``skip_more: True``), after each action
 the env presses Enter while the message shows ``--More--`` and the game goes on; each
@@ -48,12 +47,13 @@ from __future__ import annotations
 
 import os
 import warnings
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from automem.core import ActionSpec, Observation, StepResult, TextEnv
-from automem.envs.nethack import boxoban, progress
+from automem.core import ActionSpec, MissingData, Observation, StepResult, TextEnv
+from automem.envs.nethack import boxoban, nle_setup, progress
 from automem.envs.nethack.actions import (
     MINIHACK_DEFAULT,
     MINIHACK_NAMES,
@@ -80,6 +80,7 @@ _MORE_LIMIT = 256  # safety cap on --More-- presses after one action
 _ABORTED = -1  # NLE StepStatus.ABORTED
 _COLUMNS = 80  # terminal width
 _TIME = 20  # blstats index of the in-game turn counter (NLE_BL_TIME)
+_X, _Y, _DNUM, _DLEVEL = 0, 1, 23, 24  # blstats: NLE_BL_X, NLE_BL_Y, NLE_BL_DNUM, NLE_BL_DLEVEL
 
 
 def _check_seed(seed: Any) -> int:
@@ -90,6 +91,12 @@ def _check_seed(seed: Any) -> int:
     return int(seed)
 
 
+def _check_max_steps(max_steps: int) -> int:
+    if max_steps < 1:
+        raise ValueError(f"max_steps must be at least 1, got {max_steps}")
+    return int(max_steps)
+
+
 class _NLETextEnv(TextEnv):
     """Shared machinery: text observations, --More-- dismissal, steps, seeding."""
 
@@ -97,12 +104,10 @@ class _NLETextEnv(TextEnv):
     game: str
 
     def __init__(self, *, max_steps: int, vocab: Vocabulary, env: Any) -> None:
-        if max_steps < 1:
-            raise ValueError(f"max_steps must be at least 1, got {max_steps}")
         # NLE warns when it cannot quit a game it ends at its step limit; the episode ends
         # all the same, so the warning is noise.
         warnings.filterwarnings("ignore", message="Warning: smooth quitting of game failed")
-        self.max_steps = int(max_steps)
+        self.max_steps = _check_max_steps(max_steps)
         self._env = env
         self._vocab = vocab
         self.actions: tuple[ActionSpec, ...] = vocab.specs
@@ -150,6 +155,10 @@ class _NLETextEnv(TextEnv):
     def reset(self, seed: int) -> Observation:
         seed = _check_seed(seed)
         self._seed_game(seed)
+        # NetHack keeps its top-ten list in a file of the NLE instance, and the end screen
+        # shows it. The benchmark plays each episode in a new NLE (an empty list), and an
+        # episode must not depend on the ones before it: empty the file for every game.
+        (Path(self._env.nethack._vardir) / "record").write_bytes(b"")
         obs, _info = self._env.reset()
         self._steps = 0
         self._progression = 0.0
@@ -244,6 +253,28 @@ class _NLETextEnv(TextEnv):
             raise RuntimeError("call reset(seed) first")
         return self._last_obs
 
+    def position(self) -> tuple[int, int] | None:
+        """The hero's ``(x, y)`` on the level map (blstats; x is the column, y the row).
+
+        None before reset and on the end screen of a finished game (NLE zeroes its blstats).
+        """
+        blstats = self._blstats()
+        return None if blstats is None else (int(blstats[_X]), int(blstats[_Y]))
+
+    def level(self) -> str | None:
+        """The level the hero is on, as ``"dungeon:level"`` (blstats' dungeon and level numbers)."""
+        blstats = self._blstats()
+        return None if blstats is None else f"{int(blstats[_DNUM])}:{int(blstats[_DLEVEL])}"
+
+    def _blstats(self) -> np.ndarray | None:
+        if self._last_obs is None or not self._last_obs["blstats"].any():
+            return None
+        return self._last_obs["blstats"]
+
+    def glyphs(self) -> np.ndarray:
+        """A copy of the level map's glyphs (21 rows x 79 columns), indexed ``[y, x]``."""
+        return self.raw_observation["glyphs"].copy()
+
     @property
     def nle_env(self) -> Any:
         """The underlying (unwrapped) NLE environment."""
@@ -301,6 +332,7 @@ class NetHackTextEnv(_NLETextEnv):
 
     env_id = "nethack"
     game = "nethack"
+    title = "NetHack"
     task = "NetHackChallenge-v0"
 
     def __init__(
@@ -310,19 +342,18 @@ class NetHackTextEnv(_NLETextEnv):
         no_progress_timeout: int = 150,
         prompt_letters: bool | None = None,
     ) -> None:
-        import gymnasium as gym
         import nle  # noqa: F401  (registers the NetHack environments)
 
-        env = gym.make(
+        env = nle_setup.make_task(
             self.task,
             character="@",
-            max_episode_steps=100_000,
+            max_episode_steps=_check_max_steps(max_steps),
             no_progress_timeout=no_progress_timeout,
             savedir=None,
             save_ttyrec_every=0,
             observation_keys=OBSERVATION_KEYS,
             fix_moon_phase=True,
-        ).unwrapped
+        )
         vocab = vocabulary(
             tuple(env.actions), NETHACK_NAMES, NETHACK_DEFAULT, prompt_letters=prompt_letters
         )
@@ -348,6 +379,7 @@ class MiniHackTextEnv(_NLETextEnv):
     """
 
     game = "minihack"
+    title = "MiniHack"
 
     def __init__(
         self,
@@ -359,7 +391,6 @@ class MiniHackTextEnv(_NLETextEnv):
     ) -> None:
         if task not in MINIHACK_TASKS:
             raise ValueError(f"unknown MiniHack task {task!r}; known: {', '.join(MINIHACK_TASKS)}")
-        import gymnasium as gym
         import minihack  # noqa: F401  (registers the MiniHack environments)
 
         self.task = task
@@ -367,7 +398,7 @@ class MiniHackTextEnv(_NLETextEnv):
         kwargs: dict[str, Any] = {
             "observation_keys": list(OBSERVATION_KEYS),
             "character": "@",
-            "max_episode_steps": 100,
+            "max_episode_steps": _check_max_steps(max_steps),
             "penalty_step": -0.01,
             "penalty_time": 0.0,
             "penalty_mode": "constant",
@@ -381,11 +412,23 @@ class MiniHackTextEnv(_NLETextEnv):
             self._levels = boxoban.load_levels(task, boxoban_levels)
             env = boxoban.make_boxoban(task, self._levels, **kwargs)
         else:
-            env = gym.make(task, **kwargs).unwrapped
+            env = nle_setup.make_task(task, **kwargs)
         vocab = vocabulary(
             tuple(env.actions), MINIHACK_NAMES, MINIHACK_DEFAULT, prompt_letters=prompt_letters
         )
         super().__init__(max_steps=max_steps, vocab=vocab, env=env)
+
+    @classmethod
+    def missing_data(
+        cls,
+        task: str = "MiniHack-Quest-Easy-v0",
+        boxoban_levels: str | os.PathLike[str] | None = None,
+        **_: Any,
+    ) -> MissingData | None:
+        """The Boxoban tasks need the level files; the other tasks need nothing."""
+        if task not in boxoban.TASK_SUBDIRS:
+            return None
+        return boxoban.missing_levels(task, boxoban_levels)
 
     def _seed_game(self, seed: int) -> None:
         if self._levels is not None:

@@ -610,17 +610,38 @@ _WINDOW_END = re.compile(rb"\((?:end\)|. of )", re.DOTALL)
 
 
 def screen_message(data: bytes, columns: int, more: bool) -> str:
-    """:func:`text_message` of the screen bytes ``data`` (``more``: :func:`has_more`)."""
+    """:func:`text_message` of the screen bytes ``data`` (``more``: :func:`has_more`).
+
+    As the benchmark reads a window: its blank rows are left out, and a game's end screen
+    (second row holding the ``Points`` header or "... top ten list!") runs until two blank
+    rows in a row, each of its rows ending in a newline.
+    """
     first = data[:columns]
     first_trimmed = _trim(first)
-    if not first_trimmed:
+    second = _trim(data[columns : 2 * columns])
+    if not first_trimmed and not second:
         return ""
-    if not more and not _WINDOW_END.search(data):
+    end_screen = b"Points" in second or b"list!" in second
+    if not (more or end_screen or _WINDOW_END.search(data)):
         return first_trimmed.decode("latin-1")  # no window ends anywhere on the screen
+    # Rows are read from the first row's indentation. A first row of spaces only has none:
+    # the reference's offset then wraps around, and each row starts with the last character
+    # of the row above it (the first row with its own first character).
     indent = len(first) - len(first.lstrip(b" "))
-    out = []
-    for begin in range(indent, len(data), columns):
-        line = _trim(data[begin : begin + columns - indent])
+    starts = range(indent, len(data), columns) if indent < columns else range(0, len(data), columns)
+    out: list[bytes] = []
+    blank_rows = 0
+    for begin in starts:
+        if indent < columns:
+            line = _trim(data[begin : begin + columns - indent])
+        else:
+            line = _trim(data[max(begin - 1, 0) : begin + columns])
+        if not line:
+            blank_rows += 1
+            if end_screen and blank_rows > 1:
+                return b"".join(x + b"\n" for x in out).decode("latin-1")
+            continue
+        blank_rows = 0
         out.append(line)
         if _is_page_end(line):
             return b"\n".join(out).decode("latin-1")
@@ -628,14 +649,20 @@ def screen_message(data: bytes, columns: int, more: bool) -> str:
 
 
 def text_inventory(inv_strs: np.ndarray, inv_letters: np.ndarray) -> str:
-    """``letter: item`` lines, up to the first empty inventory slot."""
+    """``letter: item`` lines, up to the first empty inventory slot.
+
+    An item's text ends at its first NUL byte; as in the reference, a text filling its whole
+    row (a long name given with ``call``) runs on into the next row.
+    """
     letters = np.asarray(inv_letters).tolist()
     strs = np.asarray(inv_strs, dtype=np.uint8)
+    flat, width = strs.tobytes(), strs.shape[-1]
     lines = []
     for i, letter in enumerate(letters):
         if not letter:
             break
-        item = strs[i].tobytes().split(b"\0", 1)[0].decode("latin-1")
+        end = flat.find(b"\0", i * width)
+        item = flat[i * width : end if end >= 0 else len(flat)].decode("latin-1")
         lines.append(f"{chr(letter)}: {item}")
     return "\n".join(lines)
 

@@ -1,0 +1,57 @@
+"""Loop 1 as library code: checks of proposed scaffolds, gate rules, screening, Pareto pool.
+
+Sits above ``runs/``; talks to runs, traces and scaffolds only through their public functions.
+"""
+
+from automem.optimize.gate import (
+    Acceptance,
+    Decision,
+    MeanGain,
+    PairedGain,
+    mean_progression,
+    screen,
+    screening_subset,
+)
+from automem.optimize.pareto import ParetoPool
+from automem.optimize.patch import PatchError, apply_patch
+from automem.optimize.proposal import (
+    NEAR_DUPLICATE,
+    CheckedProposal,
+    ProposalRejected,
+    Revision,
+    ask_until_valid,
+    check_proposal,
+    code_written_files,
+    duplicate_ratio,
+)
+from automem.optimize.seeds import SeedSplit, split_seeds
+from automem.optimize.structure import structural_changes
+from automem.optimize.validity import Validity, by_instance, check_valid, run_episodes
+
+__all__ = [
+    "NEAR_DUPLICATE",
+    "Acceptance",
+    "CheckedProposal",
+    "Decision",
+    "MeanGain",
+    "PairedGain",
+    "ParetoPool",
+    "PatchError",
+    "ProposalRejected",
+    "Revision",
+    "SeedSplit",
+    "Validity",
+    "apply_patch",
+    "ask_until_valid",
+    "by_instance",
+    "check_proposal",
+    "check_valid",
+    "code_written_files",
+    "duplicate_ratio",
+    "mean_progression",
+    "run_episodes",
+    "screen",
+    "screening_subset",
+    "split_seeds",
+    "structural_changes",
+]
