@@ -755,5 +755,17 @@ def summary_cmd(run_dir: Annotated[Path, typer.Argument(help="A run directory.")
         raise fail(f"{run_dir} has no finished episodes")
 
 
+# --------------------------------------------------------------------------- train
+
+
+def _register_train() -> None:
+    """`automem train`: options generated from TrainConfig (automem/train/command.py)."""
+    from automem.train.command import train_command
+
+    app.command("train")(train_command(fail))
+
+
+_register_train()
+
 if __name__ == "__main__":
     app()
