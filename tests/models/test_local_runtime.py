@@ -97,12 +97,12 @@ class Jinja2ChatFormatter:
 """
 
 
-def fake_runtime(root: Path, mode: str) -> Path:
+def fake_runtime(root: Path, mode: str, info: str = SYSTEM_INFO) -> Path:
     """A folder for sys.path holding a stand-in llama_cpp 0.3.36 that behaves as ``mode``."""
     package = root / "llama_cpp"
     (package / "lib").mkdir(parents=True)
     (package / "__init__.py").write_text(FAKE_INIT)
-    (package / "_settings.py").write_text(f"MODE = {mode!r}\nINFO = {SYSTEM_INFO!r}\n")
+    (package / "_settings.py").write_text(f"MODE = {mode!r}\nINFO = {info!r}\n")
     (package / "llama_chat_format.py").write_text(FAKE_CHAT_FORMAT)
     (package / "llama_cpp.py").write_text(
         f"class _Lib:\n    _name = {str(package / 'lib' / 'libllama.so')!r}\n\n_lib = _Lib()\n"
@@ -128,8 +128,8 @@ def use_fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """Point this process at a stand-in runtime: ``use_fake(mode)`` returns its folder."""
     monkeypatch.setattr(llama_runtime, "_CHECKED", set())
 
-    def install(mode: str) -> Path:
-        root = fake_runtime(tmp_path / f"fake-{mode}", mode)
+    def install(mode: str, info: str = SYSTEM_INFO) -> Path:
+        root = fake_runtime(tmp_path / f"fake-{mode}", mode, info)
         monkeypatch.syspath_prepend(str(root))
         monkeypatch.delitem(sys.modules, "llama_cpp", raising=False)  # find the stand-in
         return root
@@ -150,7 +150,7 @@ def test_a_probe_that_dies_by_a_signal_names_the_runtime_and_how_to_rebuild_it(
     assert f"llama-cpp-python {RUNTIME_VERSION}" in message
     assert f"library {root / 'llama_cpp' / 'lib' / 'libllama.so'}" in message
     assert "built with: SSE3 AVX2 AMX_INT8 OPENMP." in message
-    assert REBUILD_RUNTIME in message
+    assert "compiled for the local CPU (AMX_INT8)" in message and REBUILD_RUNTIME in message
     assert REBUILD_RUNTIME == (
         'CMAKE_ARGS="-DGGML_NATIVE=OFF" pip install --force-reinstall --no-deps '
         "--no-cache-dir llama-cpp-python==0.3.36"
@@ -158,12 +158,26 @@ def test_a_probe_that_dies_by_a_signal_names_the_runtime_and_how_to_rebuild_it(
     assert not (cache / llama_runtime.CHECKS_FILE).exists()  # a failure is never remembered
 
 
-def test_an_illegal_instruction_says_to_build_for_this_cpu(tmp_path: Path, use_fake) -> None:
+def test_an_illegal_instruction_in_a_native_build_says_to_rebuild_it_portably(
+    tmp_path: Path, use_fake
+) -> None:
+    """As on this project's build machine: the native AMX build dies of SIGILL (tileloadd)."""
     use_fake("sigill")
     with pytest.raises(RuntimeBuildBroken) as err:
         ensure_runtime_works(fake_gguf(tmp_path), tmp_path / "cache")
     message = str(err.value)
-    assert "(SIGILL: Illegal instruction)" in message and "lacks an instruction" in message
+    assert "(SIGILL: Illegal instruction)" in message
+    assert "compiled for the local CPU (AMX_INT8)" in message and REBUILD_RUNTIME in message
+
+
+def test_an_illegal_instruction_in_a_portable_build_says_to_build_for_this_cpu(
+    tmp_path: Path, use_fake
+) -> None:
+    use_fake("sigill", "CPU : SSE3 = 1 | AVX = 1 | AVX2 = 1 | FMA = 1 | F16C = 1 | ")
+    with pytest.raises(RuntimeBuildBroken) as err:
+        ensure_runtime_works(fake_gguf(tmp_path), tmp_path / "cache")
+    message = str(err.value)
+    assert "lacks an instruction" in message
     assert 'CMAKE_ARGS="-DGGML_NATIVE=ON" pip install --force-reinstall' in message
     assert REBUILD_RUNTIME not in message
 

@@ -1,7 +1,8 @@
 """Is the installed llama.cpp runtime one that runs on this machine? Asked once per build.
 
 A crash in native code kills the process without a Python message (issue #9: a build
-compiled for the local CPU took AMX kernels that fault at the first multi-token prompt). So
+compiled for the local CPU runs AMX kernels that fault at the first multi-token prompt, by
+SIGSEGV at ldtilecfg on one machine, by SIGILL at tileloadd on another). So
 before the first model load of a process, :func:`ensure_runtime_works` runs the probe
 (:mod:`llama_probe`) in a child process: load the model, decode a short prompt. If the child
 dies by a signal, :class:`RuntimeBuildBroken` names the runtime (version, library, what it
@@ -41,6 +42,10 @@ def _rebuild(cmake_args: str) -> str:
 
 
 REBUILD_RUNTIME = _rebuild(PORTABLE_CMAKE_ARGS)
+# What a portable (GGML_NATIVE=OFF) x86-64 build reports it was built with.
+PORTABLE_FEATURES = frozenset(
+    {"SSE3", "SSSE3", "AVX", "AVX2", "F16C", "FMA", "BMI2", "LLAMAFILE", "OPENMP", "REPACK"}
+)
 PROBE = Path(__file__).with_name("llama_probe.py")
 PROBE_TIMEOUT_S = 600.0
 CHECKS_FILE = "llama-runtime-checks.json"
@@ -189,17 +194,21 @@ def broken_message(build: RuntimeBuild, model: Path, outcome: dict[str, Any]) ->
     info = outcome.get("system_info")
     features = built_with(info) if info else "unknown (it died before reporting them)"
     library = outcome.get("library") or build.library_dir
-    if number == signal.SIGILL:
+    extra = [f for f in features.split() if f not in PORTABLE_FEATURES] if info else []
+    if extra:
+        advice = (
+            f"It was compiled for the local CPU ({', '.join(extra)}), and such kernels (AMX "
+            f"above all) fault on some machines. Rebuild it portably with: {REBUILD_RUNTIME}"
+        )
+    elif number == signal.SIGILL:
         advice = (
             "This CPU lacks an instruction the build uses (the portable build assumes AVX2, "
             f"FMA and F16C). Rebuild it for this CPU with: {_rebuild('-DGGML_NATIVE=ON')}"
         )
     else:
-        advice = (
-            "A build compiled for the local CPU can take kernels that fault on it (AMX on "
-            f"some CPUs). Rebuild it portably with: {REBUILD_RUNTIME} (or, in an AutoMem "
-            "checkout: bash scripts/install.sh)"
-        )
+        advice = f"Rebuild it portably with: {REBUILD_RUNTIME}"
+    if advice.endswith(REBUILD_RUNTIME):
+        advice += " (or, in an AutoMem checkout: bash scripts/install.sh)"
     return (
         f"the llama.cpp runtime crashed ({name}: {described}) decoding a short prompt with "
         f"{model.name} in a check process, so it cannot run models on this machine. "
