@@ -210,6 +210,14 @@ def test_a_working_build_is_probed_once_and_again_after_a_rebuild(
     assert len(json.loads((cache / llama_runtime.CHECKS_FILE).read_text())) == 2
 
 
+def test_an_unwritable_cache_dir_costs_a_warning_not_the_model(tmp_path: Path, use_fake) -> None:
+    use_fake("works")
+    blocked = tmp_path / "not-a-dir"
+    blocked.write_text("a file where the cache dir should be")
+    with pytest.warns(UserWarning, match="could not record the llama.cpp runtime check"):
+        ensure_runtime_works(fake_gguf(tmp_path), blocked / "cache")
+
+
 def test_a_model_that_does_not_load_is_left_to_the_backends_own_load(
     tmp_path: Path, use_fake
 ) -> None:

@@ -23,6 +23,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -233,10 +234,17 @@ def _record(path: Path, key: str, build: RuntimeBuild, outcome: dict[str, Any]) 
         "built_with": built_with(outcome.get("system_info", "")),
         "checked_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    partial.write_text(json.dumps(checks, indent=1, sort_keys=True))
-    os.replace(partial, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_text(json.dumps(checks, indent=1, sort_keys=True))
+        os.replace(partial, path)
+    except OSError as exc:  # the runtime works; only the memo of that is lost
+        warnings.warn(
+            f"could not record the llama.cpp runtime check in {path} ({exc}); it runs again "
+            "in the next process",
+            stacklevel=2,
+        )
 
 
 __all__ = [
