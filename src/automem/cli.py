@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import faulthandler
+import os
 import sys
 import webbrowser
 from collections.abc import Sequence
@@ -38,6 +40,9 @@ out = Console(width=None if sys.stdout.isatty() else 140)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 140)
 
 
+RUNTIME_BROKEN = 3  # exit status: the local model runtime's build cannot run here (rebuild it)
+
+
 def fail(message: str, code: int = 2) -> typer.Exit:
     """Print a problem the user can fix, without a traceback."""
     err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
@@ -63,6 +68,11 @@ def main(
     ] = False,
 ) -> None:
     """AutoMem command line."""
+    # A crash in native code (the llama.cpp runtime) then prints at least a Python stack;
+    # worker processes inherit it through the environment.
+    if not faulthandler.is_enabled() and sys.__stderr__ is not None:
+        faulthandler.enable(file=sys.__stderr__)
+    os.environ.setdefault("PYTHONFAULTHANDLER", "1")
 
 
 # --------------------------------------------------------------------------- run
@@ -258,6 +268,7 @@ def _launch(
     from automem.scaffold import ScaffoldError
 
     _check_executor(executor)  # before the progress display draws a bar per episode
+    _check_local_runtime(config.model)
     display = RunProgress(err)
     try:
         budget = runs.Budget(max_cost_usd=max_cost, max_tokens=max_tokens)
@@ -325,6 +336,26 @@ def _check_executor(executor: str) -> None:
         import ray  # noqa: F401
     except ImportError:
         raise fail("--executor ray needs the ray package: pip install 'automem[ray]'") from None
+
+
+def _check_local_runtime(spec: str) -> None:
+    """A local model's runtime that cannot run here fails the command now, with its fix."""
+    from automem.core import ModelError
+    from automem.models import load_model
+    from automem.models.local import LocalModel
+
+    try:
+        model = load_model(spec, seed=0)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    try:
+        if isinstance(model, LocalModel):
+            model.check_runtime()
+    except ModelError as exc:
+        code = RUNTIME_BROKEN if exc.kind == "runtime_build" else 1
+        raise fail(f"{exc.kind}: {exc}", code=code) from None
+    finally:
+        model.close()
 
 
 def _add_column(table: Table, name: str) -> None:
@@ -509,7 +540,8 @@ def model_check(
     for key, value in identity.details.items():
         out.print(f"  {key}: {value}", highlight=False, markup=False)
     if not result.ok:
-        raise fail(f"{result.error_kind}: {result.error}", code=1)
+        code = RUNTIME_BROKEN if result.error_kind == "runtime_build" else 1
+        raise fail(f"{result.error_kind}: {result.error}", code=code)
     out.print(f"reply: {result.reply!r}", highlight=False, markup=False)
     cost = "unknown" if result.cost_usd is None else f"${result.cost_usd:.6f}"
     out.print(

