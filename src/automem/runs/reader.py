@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from automem.core import Frozen
 from automem.memory import JournalRecord, rebuild
@@ -34,7 +34,7 @@ from automem.runs.directory import EpisodeScan, RunDir, RunDirError
 from automem.runs.summary import EpisodeSummary
 from automem.runs.trace_index import NO_STEP, Span, TraceIndex
 from automem.traces.io import TraceError
-from automem.traces.schema import TRACE_RECORD, CommandRecord, Header
+from automem.traces.schema import TRACE_RECORD, Header
 
 TRACE_FILE = "trace.jsonl"
 INDEX_FILE = "trace.index.json"
@@ -65,6 +65,16 @@ class FileChange(Frozen):
     content: str
 
 
+class _JournalLine(JournalRecord):
+    """A command line of the trace read straight into a journal record (it is one)."""
+
+    type: Literal["command"]
+    turn: int
+
+
+_JOURNAL_LINES = TypeAdapter(list[_JournalLine])
+
+
 class _StaleIndex(Exception):
     """A stored index that does not describe the trace (rebuilt, then read again)."""
 
@@ -82,7 +92,8 @@ class EpisodeReader:
         self._journal: list[JournalRecord] | None = None
         self._checkpoints: list[dict[str, str]] = []
         self._header: Header | None = None
-        self._texts: list[tuple[int, int, str | None, Kind, str]] | None = None
+        self._cands: list[tuple[int, int, Kind, Span, str | None]] | None = None
+        self._texts: dict[int, tuple[str, str | None]] = {}  # text span start -> text, phase
 
     # ------------------------------------------------------------------ the index
 
@@ -110,7 +121,7 @@ class EpisodeReader:
 
     def _forget(self) -> None:
         self._index, self._journal, self._checkpoints = None, None, []
-        self._header, self._texts = None, None
+        self._header, self._cands, self._texts = None, None, {}
 
     def _read(self, spans: Sequence[Span]) -> list[BaseModel]:
         records: list[BaseModel] = []
@@ -175,9 +186,23 @@ class EpisodeReader:
     def journal(self) -> list[JournalRecord]:
         """The successful memory writes, in order (what the memory state is built from)."""
         if self._journal is None:
-            records = self._with_index(lambda ix: self._read(ix.writes))
-            self._journal = [r.to_journal() for r in records if isinstance(r, CommandRecord)]
+            self._journal = self._with_index(self._read_journal)
         return self._journal
+
+    def _read_journal(self, index: TraceIndex) -> list[JournalRecord]:
+        """The write records, validated in one call straight into journal records (fast)."""
+        with open(self.trace_path, "rb") as handle:
+            try:
+                lines = [trace_index.read_span(handle, a, b).strip() for _, a, b in index.writes]
+            except ValueError as exc:
+                raise _StaleIndex(str(exc)) from None
+        try:
+            records = _JOURNAL_LINES.validate_json(b"[" + b",".join(lines) + b"]")
+        except ValidationError:
+            raise _StaleIndex("a write record the index names is not one") from None
+        if [r.step for r in records] != [s for s, _, _ in index.writes]:
+            raise _StaleIndex("the write records are not of the steps the index says")
+        return list(records)
 
     def memory_at(self, step: int) -> dict[str, str]:
         """The memory files after every command of steps 0..``step`` (as :func:`rebuild`)."""
@@ -240,62 +265,63 @@ class EpisodeReader:
             raise ValueError(f"not a valid regular expression {pattern!r}: {exc}") from None
         if not pattern:
             raise ValueError("search for a non-empty text")
-        hits: list[tuple[int, int, SearchHit]] = []
-        for step, order, phase, kind, text in self._texts_for(
-            wanted, None if regex else pattern, ignore_case
-        ):
+        needle = None if regex or not pattern.isascii() else _json_needle(pattern, ignore_case)
+        return self._with_index(
+            lambda ix: self._search(ix, compiled, needle, ignore_case, wanted, limit)
+        )
+
+    def _search(
+        self,
+        index: TraceIndex,
+        compiled: re.Pattern[str],
+        needle: bytes | None,
+        ignore_case: bool,
+        kinds: set[str],
+        limit: int,
+    ) -> list[SearchHit]:
+        """Texts in step order, each parsed once and cached; a plain ASCII text is first
+        looked for in the line's raw bytes, so lines without it are never parsed."""
+        data = haystack = b""
+        hits: list[SearchHit] = []
+        for step, _, kind, span, phase in self._candidates(index):
+            if kind not in kinds:
+                continue
+            found = self._texts.get(span[1])
+            if found is None:
+                if not data:
+                    data = self.trace_path.read_bytes()
+                    if len(data) != index.trace_size:
+                        raise _StaleIndex("the trace's size changed")
+                    haystack = data.lower() if ignore_case and needle is not None else data
+                if needle is not None and haystack.find(needle, span[1], span[2]) < 0:
+                    continue
+                found = self._texts[span[1]] = _text(data, kind, span)
+            text, own_phase = found
             match = compiled.search(text)
-            if match is not None:
-                hit = SearchHit(
-                    episode=self.episode_id,
-                    step=step,
-                    phase=phase,
-                    kind=kind,
-                    excerpt=_excerpt(text, match.start(), match.end()),
+            if match is None:
+                continue
+            excerpt = _excerpt(text, match.start(), match.end())
+            phase = own_phase if kind == "result" else phase
+            hits.append(
+                SearchHit(
+                    episode=self.episode_id, step=step, phase=phase, kind=kind, excerpt=excerpt
                 )
-                hits.append((step, order, hit))
-        hits.sort(key=lambda h: h[:2])
-        return [h for _, _, h in hits[:limit]]
+            )
+            if len(hits) >= limit:
+                break
+        return hits
 
-    def _texts_for(
-        self, kinds: set[str], plain: str | None, ignore_case: bool
-    ) -> list[tuple[int, int, str | None, Kind, str]]:
-        """The searchable texts; for a plain ASCII text only the lines whose bytes hold it."""
-        if self._texts is not None or plain is None or not plain.isascii():
-            if self._texts is None:
-                self._texts = self._with_index(lambda ix: self._collect(ix, None, False))
-            return [t for t in self._texts if t[3] in kinds]
-        return [
-            t
-            for t in self._with_index(lambda ix: self._collect(ix, plain, ignore_case))
-            if t[3] in kinds
-        ]
-
-    def _collect(
-        self, index: TraceIndex, plain: str | None, ignore_case: bool
-    ) -> list[tuple[int, int, str | None, Kind, str]]:
-        data = self.trace_path.read_bytes()
-        if len(data) != index.trace_size:
-            raise _StaleIndex("the trace's size changed")
-        haystack = data.lower() if ignore_case and plain is not None else data
-        needle = _json_needle(plain, ignore_case) if plain is not None else None
-
-        def lines(spans: Iterable[Span]) -> Iterable[tuple[int, dict[str, Any]]]:
-            for step, start, end in spans:
-                if needle is None or haystack.find(needle, start, end) >= 0:
-                    yield start, self._record(data[start:end], step, start).model_dump()
-
-        out: list[tuple[int, int, str | None, Kind, str]] = []
-        for start, obs in lines(index.observations):
-            text = obs["text"] + ("\n" + obs["short_term"] if obs["short_term"] else "")
-            out.append((obs["step"], start, None, "observation", text))
-        for start, cmd in lines(index.results):
-            out.append((cmd["step"], start, cmd["phase"], "result", cmd["result"]))
-        replies = {m["id"]: m["content"] for _, m in lines(index.messages.values())}
-        for step, phase, message, start in index.replies:
-            if message in replies:
-                out.append((step, start, phase, "reply", replies[message]))
-        return out
+    def _candidates(self, index: TraceIndex) -> list[tuple[int, int, Kind, Span, str | None]]:
+        """(step, order in the file, kind, span of the text, phase) of every searchable text."""
+        if self._cands is None:
+            cands: list[tuple[int, int, Kind, Span, str | None]] = []
+            cands += [(s[0], s[1], "observation", s, None) for s in index.observations]
+            cands += [(s[0], s[1], "result", s, None) for s in index.results]
+            for step, phase, message, start in index.replies:
+                if message in index.messages:
+                    cands.append((step, start, "reply", index.messages[message], phase))
+            self._cands = sorted(cands, key=lambda c: c[:2])
+        return self._cands
 
 
 class RunReader:
@@ -416,6 +442,28 @@ def _json_needle(text: str, ignore_case: bool) -> bytes:
     """``text`` as it appears inside a JSON string of the trace (ASCII text only)."""
     needle = json.dumps(text)[1:-1].encode()
     return needle.lower() if ignore_case else needle
+
+
+_TYPES = {"observation": "observation", "result": "command", "reply": "message"}
+
+
+def _text(data: bytes, kind: str, span: Span) -> tuple[str, str | None]:
+    """(text, phase) of one searchable record; a line that is not what the index says is
+    a wrong index (the index was built from records already validated)."""
+    step, start, end = span
+    try:
+        obj = json.loads(data[start:end])
+    except ValueError:
+        raise _StaleIndex(f"no valid record at byte {start}") from None
+    if not isinstance(obj, dict) or obj.get("type") != _TYPES[kind] or obj.get("step") != step:
+        raise _StaleIndex(f"the record at byte {start} is not a {kind} of step {step}")
+    key = {"observation": "text", "result": "result", "reply": "content"}[kind]
+    text, phase, short = obj.get(key), obj.get("phase"), obj.get("short_term") or ""
+    if not isinstance(text, str) or not isinstance(short, str):
+        raise _StaleIndex(f"the record at byte {start} has no {key} text")
+    if kind == "observation" and short:
+        text = f"{text}\n{short}"
+    return text, phase if isinstance(phase, str) else None
 
 
 def _excerpt(text: str, start: int, end: int) -> str:
