@@ -121,6 +121,12 @@ def test_search_finds_what_a_full_parse_finds(copy: Path) -> None:
     assert [(h.step, h.kind) for h in regex] == expected_hits(
         trace, re.compile(r"TREE \d+ steps?", re.I)
     )
+    for anchored in (r"^Noting", r"(?m)^- tree", r"\|>$", r"DONE|tree \d+ steps?\b"):
+        found = reader.trace(EPISODE).search(anchored, regex=True, limit=10_000)
+        expected = expected_hits(trace, re.compile(anchored))
+        assert [(h.step, h.kind) for h in found] == expected and expected, anchored
+    few = reader.trace(EPISODE).search(r"tree \d", regex=True, limit=7)
+    assert [(h.step, h.kind) for h in few] == expected_hits(trace, re.compile(r"tree \d"))[:7]
     folded = reader.trace(EPISODE).search("TrEe", ignore_case=True, limit=10_000)
     assert [(h.step, h.kind) for h in folded] == expected_hits(trace, re.compile("tree", re.I))
     only = reader.search("tree", kinds=["result"], limit=3)

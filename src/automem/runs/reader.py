@@ -16,6 +16,7 @@ data and the reader never leaves it.
 from __future__ import annotations
 
 import bisect
+import itertools
 import json
 import re
 from collections.abc import Iterable, Sequence
@@ -94,6 +95,8 @@ class EpisodeReader:
         self._header: Header | None = None
         self._cands: list[tuple[int, int, Kind, Span, str | None]] | None = None
         self._texts: dict[int, tuple[str, str | None]] = {}  # text span start -> text, phase
+        self._bytes: tuple[bytes, bytes] | None = None  # the trace, and its lower case
+        self._joins: dict[tuple[str, ...], tuple[str, list[int]]] = {}
 
     # ------------------------------------------------------------------ the index
 
@@ -122,6 +125,7 @@ class EpisodeReader:
     def _forget(self) -> None:
         self._index, self._journal, self._checkpoints = None, None, []
         self._header, self._cands, self._texts = None, None, {}
+        self._bytes, self._joins = None, {}
 
     def _read(self, spans: Sequence[Span]) -> list[BaseModel]:
         records: list[BaseModel] = []
@@ -266,6 +270,8 @@ class EpisodeReader:
         if not pattern:
             raise ValueError("search for a non-empty text")
         needle = None if regex or not pattern.isascii() else _json_needle(pattern, ignore_case)
+        if needle is not None and ignore_case:  # as the byte search folds case: ASCII only
+            compiled = re.compile(re.escape(pattern), re.IGNORECASE | re.ASCII)
         return self._with_index(
             lambda ix: self._search(ix, compiled, needle, ignore_case, wanted, limit)
         )
@@ -279,37 +285,97 @@ class EpisodeReader:
         kinds: set[str],
         limit: int,
     ) -> list[SearchHit]:
-        """Texts in step order, each parsed once and cached; a plain ASCII text is first
-        looked for in the line's raw bytes, so lines without it are never parsed."""
-        data = haystack = b""
+        """Texts in step order, each parsed once and cached. A plain ASCII text is first found
+        in the trace's raw bytes, so only the lines that hold it are parsed; a regex without
+        anchors or look-arounds runs over all texts joined, then is checked on each text."""
+        cands = [c for c in self._candidates(index) if c[2] in kinds]
+        if needle is not None:
+            matched = self._byte_matches(index, needle, ignore_case)
+            cands = [c for c in cands if c[3][1] in matched]
+        elif not any(token in compiled.pattern for token in _CONTEXT_TOKENS):
+            cands = self._joined_matches(index, compiled, cands, limit)
         hits: list[SearchHit] = []
-        for step, _, kind, span, phase in self._candidates(index):
-            if kind not in kinds:
-                continue
-            found = self._texts.get(span[1])
-            if found is None:
-                if not data:
-                    data = self.trace_path.read_bytes()
-                    if len(data) != index.trace_size:
-                        raise _StaleIndex("the trace's size changed")
-                    haystack = data.lower() if ignore_case and needle is not None else data
-                if needle is not None and haystack.find(needle, span[1], span[2]) < 0:
-                    continue
-                found = self._texts[span[1]] = _text(data, kind, span)
-            text, own_phase = found
+        for step, _, kind, span, phase in cands:
+            text, own_phase = self._text_of(index, kind, span)
             match = compiled.search(text)
             if match is None:
                 continue
-            excerpt = _excerpt(text, match.start(), match.end())
-            phase = own_phase if kind == "result" else phase
             hits.append(
                 SearchHit(
-                    episode=self.episode_id, step=step, phase=phase, kind=kind, excerpt=excerpt
+                    episode=self.episode_id,
+                    step=step,
+                    phase=own_phase if kind == "result" else phase,
+                    kind=kind,
+                    excerpt=_excerpt(text, match.start(), match.end()),
                 )
             )
             if len(hits) >= limit:
                 break
         return hits
+
+    def _text_of(self, index: TraceIndex, kind: str, span: Span) -> tuple[str, str | None]:
+        found = self._texts.get(span[1])
+        if found is None:
+            found = self._texts[span[1]] = _text(self._data(index), kind, span)
+        return found
+
+    def _data(self, index: TraceIndex, lower: bool = False) -> bytes:
+        """The trace's bytes (kept while the index holds), or their ASCII lower case."""
+        if self._bytes is None:
+            data = self.trace_path.read_bytes()
+            if len(data) != index.trace_size:
+                raise _StaleIndex("the trace's size changed")
+            self._bytes = (data, b"")
+        if lower and not self._bytes[1]:
+            self._bytes = (self._bytes[0], self._bytes[0].lower())
+        return self._bytes[1] if lower else self._bytes[0]
+
+    def _byte_matches(self, index: TraceIndex, needle: bytes, ignore_case: bool) -> set[int]:
+        """Start bytes of the searchable lines whose raw bytes hold ``needle``."""
+        haystack = self._data(index, lower=ignore_case)
+        spans = sorted({c[3][1:] for c in self._candidates(index)})
+        starts = [a for a, _ in spans]
+        matched: set[int] = set()
+        pos = haystack.find(needle)
+        while pos >= 0:
+            i = bisect.bisect_right(starts, pos) - 1
+            if i >= 0 and pos + len(needle) <= spans[i][1]:
+                matched.add(starts[i])
+                after = spans[i][1]
+            elif i >= 0 and pos < spans[i][1]:
+                after = pos + 1  # crosses the end of a line: not inside one string
+            else:
+                after = starts[i + 1] if i + 1 < len(starts) else len(haystack)
+            pos = haystack.find(needle, after)
+        return matched
+
+    def _joined_matches(
+        self,
+        index: TraceIndex,
+        compiled: re.Pattern[str],
+        cands: list[tuple[int, int, Kind, Span, str | None]],
+        limit: int,
+    ) -> list[tuple[int, int, Kind, Span, str | None]]:
+        """The candidates whose text may match, found in one pass over all texts joined."""
+        key = tuple(sorted({c[2] for c in cands}))
+        if key not in self._joins:
+            texts = [self._text_of(index, c[2], c[3])[0] for c in cands]
+            offsets = list(itertools.accumulate((len(t) + 1 for t in texts[:-1]), initial=0))
+            self._joins[key] = ("\x00".join(texts), offsets)
+        joined, offsets = self._joins[key]
+        out = []
+        pos = 0
+        while len(out) < limit:
+            match = compiled.search(joined, pos)
+            if match is None:
+                break
+            i = bisect.bisect_right(offsets, match.start()) - 1
+            if compiled.search(self._text_of(index, cands[i][2], cands[i][3])[0]):
+                out.append(cands[i])  # a match of its own, not one across two texts
+            if i + 1 >= len(offsets):
+                break
+            pos = offsets[i + 1]
+        return out
 
     def _candidates(self, index: TraceIndex) -> list[tuple[int, int, Kind, Span, str | None]]:
         """(step, order in the file, kind, span of the text, phase) of every searchable text."""
@@ -444,6 +510,8 @@ def _json_needle(text: str, ignore_case: bool) -> bytes:
     return needle.lower() if ignore_case else needle
 
 
+# A regex with any of these may match differently inside the joined texts: checked text by text.
+_CONTEXT_TOKENS = ("^", "$", "\\A", "\\Z", "(?")
 _TYPES = {"observation": "observation", "result": "command", "reply": "message"}
 
 
