@@ -97,6 +97,8 @@ class EpisodeReader:
         self._texts: dict[int, tuple[str, str | None]] = {}  # text span start -> text, phase
         self._bytes: tuple[bytes, bytes] | None = None  # the trace, and its lower case
         self._joins: dict[tuple[str, ...], tuple[str, list[int]]] = {}
+        self._of_kinds: dict[tuple[str, ...], list[tuple[int, int, Kind, Span, str | None]]] = {}
+        self._spans: tuple[list[tuple[int, int]], list[int]] | None = None
 
     # ------------------------------------------------------------------ the index
 
@@ -125,7 +127,7 @@ class EpisodeReader:
     def _forget(self) -> None:
         self._index, self._journal, self._checkpoints = None, None, []
         self._header, self._cands, self._texts = None, None, {}
-        self._bytes, self._joins = None, {}
+        self._bytes, self._joins, self._of_kinds, self._spans = None, {}, {}, None
 
     def _read(self, spans: Sequence[Span]) -> list[BaseModel]:
         records: list[BaseModel] = []
@@ -288,12 +290,15 @@ class EpisodeReader:
         """Texts in step order, each parsed once and cached. A plain ASCII text is first found
         in the trace's raw bytes, so only the lines that hold it are parsed; a regex without
         anchors or look-arounds runs over all texts joined, then is checked on each text."""
-        cands = [c for c in self._candidates(index) if c[2] in kinds]
-        if needle is not None:
+        key = tuple(sorted(kinds))
+        if key not in self._of_kinds:
+            self._of_kinds[key] = [c for c in self._candidates(index) if c[2] in kinds]
+        cands = self._of_kinds[key]
+        if needle is not None and key not in self._joins:
             matched = self._byte_matches(index, needle, ignore_case)
             cands = [c for c in cands if c[3][1] in matched]
         elif not any(token in compiled.pattern for token in _CONTEXT_TOKENS):
-            cands = self._joined_matches(index, compiled, cands, limit)
+            cands = self._joined_matches(index, compiled, key, cands, limit)
         hits: list[SearchHit] = []
         for step, _, kind, span, phase in cands:
             text, own_phase = self._text_of(index, kind, span)
@@ -333,8 +338,10 @@ class EpisodeReader:
     def _byte_matches(self, index: TraceIndex, needle: bytes, ignore_case: bool) -> set[int]:
         """Start bytes of the searchable lines whose raw bytes hold ``needle``."""
         haystack = self._data(index, lower=ignore_case)
-        spans = sorted({c[3][1:] for c in self._candidates(index)})
-        starts = [a for a, _ in spans]
+        if not self._spans:
+            spans = sorted({c[3][1:] for c in self._candidates(index)})
+            self._spans = (spans, [a for a, _ in spans])
+        spans, starts = self._spans
         matched: set[int] = set()
         pos = haystack.find(needle)
         while pos >= 0:
@@ -353,11 +360,11 @@ class EpisodeReader:
         self,
         index: TraceIndex,
         compiled: re.Pattern[str],
+        key: tuple[str, ...],
         cands: list[tuple[int, int, Kind, Span, str | None]],
         limit: int,
     ) -> list[tuple[int, int, Kind, Span, str | None]]:
-        """The candidates whose text may match, found in one pass over all texts joined."""
-        key = tuple(sorted({c[2] for c in cands}))
+        """The candidates whose text matches, found in one pass over all their texts joined."""
         if key not in self._joins:
             texts = [self._text_of(index, c[2], c[3])[0] for c in cands]
             offsets = list(itertools.accumulate((len(t) + 1 for t in texts[:-1]), initial=0))
