@@ -16,7 +16,6 @@ data and the reader never leaves it.
 from __future__ import annotations
 
 import bisect
-import itertools
 import json
 import re
 from collections.abc import Iterable, Sequence
@@ -33,7 +32,8 @@ from automem.runs import trace_index
 from automem.runs.config import RunConfig
 from automem.runs.directory import EpisodeScan, RunDir, RunDirError
 from automem.runs.summary import EpisodeSummary
-from automem.runs.trace_index import NO_STEP, Span, TraceIndex
+from automem.runs.trace_index import NO_STEP, Span, StaleIndex, TraceIndex
+from automem.runs.trace_search import SearchHit, TraceSearch
 from automem.traces.io import TraceError
 from automem.traces.schema import TRACE_RECORD, Header
 
@@ -41,20 +41,8 @@ TRACE_FILE = "trace.jsonl"
 INDEX_FILE = "trace.index.json"
 RESULT_FILE = "result.json"
 CHECKPOINT_EVERY = 100  # steps between cached memory states
-EXCERPT_CHARS = 40  # context shown either side of a search match
 SEARCH_KINDS = ("observation", "reply", "result")
-Kind = Literal["observation", "reply", "result"]
 _SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+=-]*")
-
-
-class SearchHit(Frozen):
-    """One match: where it is (episode, step, phase) and a one-line excerpt around it."""
-
-    episode: str
-    step: int
-    phase: str | None  # None for an observation (seen before either phase)
-    kind: Kind
-    excerpt: str
 
 
 class FileChange(Frozen):
@@ -76,10 +64,6 @@ class _JournalLine(JournalRecord):
 _JOURNAL_LINES = TypeAdapter(list[_JournalLine])
 
 
-class _StaleIndex(Exception):
-    """A stored index that does not describe the trace (rebuilt, then read again)."""
-
-
 class EpisodeReader:
     """Read-only access to one episode's trace through its byte-offset index."""
 
@@ -93,12 +77,7 @@ class EpisodeReader:
         self._journal: list[JournalRecord] | None = None
         self._checkpoints: list[dict[str, str]] = []
         self._header: Header | None = None
-        self._cands: list[tuple[int, int, Kind, Span, str | None]] | None = None
-        self._texts: dict[int, tuple[str, str | None]] = {}  # text span start -> text, phase
-        self._bytes: tuple[bytes, bytes] | None = None  # the trace, and its lower case
-        self._joins: dict[tuple[str, ...], tuple[str, list[int]]] = {}
-        self._of_kinds: dict[tuple[str, ...], list[tuple[int, int, Kind, Span, str | None]]] = {}
-        self._spans: tuple[list[tuple[int, int]], list[int]] | None = None
+        self._search: TraceSearch | None = None  # its caches, for the current index
 
     # ------------------------------------------------------------------ the index
 
@@ -126,8 +105,7 @@ class EpisodeReader:
 
     def _forget(self) -> None:
         self._index, self._journal, self._checkpoints = None, None, []
-        self._header, self._cands, self._texts = None, None, {}
-        self._bytes, self._joins, self._of_kinds, self._spans = None, {}, {}, None
+        self._header, self._search = None, None
 
     def _read(self, spans: Sequence[Span]) -> list[BaseModel]:
         records: list[BaseModel] = []
@@ -136,7 +114,7 @@ class EpisodeReader:
                 try:
                     data = trace_index.read_span(handle, start, end)
                 except ValueError as exc:
-                    raise _StaleIndex(str(exc)) from None
+                    raise StaleIndex(str(exc)) from None
                 for line in data.splitlines():
                     records.append(self._record(line, step, start))
         return records
@@ -145,21 +123,21 @@ class EpisodeReader:
         try:
             record = TRACE_RECORD.validate_json(line)
         except ValidationError:
-            raise _StaleIndex(f"no valid record at byte {start}") from None
+            raise StaleIndex(f"no valid record at byte {start}") from None
         if getattr(record, "step", NO_STEP) != step:
-            raise _StaleIndex(f"the record at byte {start} is not of step {step}")
+            raise StaleIndex(f"the record at byte {start} is not of step {step}")
         return record
 
     def _with_index(self, read: Any) -> Any:
         """``read(index)``; a stored index that proves wrong is rebuilt and read again."""
         try:
             return read(self.index())
-        except _StaleIndex as exc:
+        except StaleIndex as exc:
             if self._fresh:  # built from this very trace: the trace changed under us
                 raise TraceError(f"{self.trace_path} changed while it was read ({exc})") from None
         try:
             return read(self._rebuild())
-        except _StaleIndex as exc:
+        except StaleIndex as exc:
             raise TraceError(f"{self.trace_path} changed while it was read ({exc})") from None
 
     # ------------------------------------------------------------------ records
@@ -201,13 +179,13 @@ class EpisodeReader:
             try:
                 lines = [trace_index.read_span(handle, a, b).strip() for _, a, b in index.writes]
             except ValueError as exc:
-                raise _StaleIndex(str(exc)) from None
+                raise StaleIndex(str(exc)) from None
         try:
             records = _JOURNAL_LINES.validate_json(b"[" + b",".join(lines) + b"]")
         except ValidationError:
-            raise _StaleIndex("a write record the index names is not one") from None
+            raise StaleIndex("a write record the index names is not one") from None
         if [r.step for r in records] != [s for s, _, _ in index.writes]:
-            raise _StaleIndex("the write records are not of the steps the index says")
+            raise StaleIndex("the write records are not of the steps the index says")
         return list(records)
 
     def memory_at(self, step: int) -> dict[str, str]:
@@ -275,126 +253,13 @@ class EpisodeReader:
         if needle is not None and ignore_case:  # as the byte search folds case: ASCII only
             compiled = re.compile(re.escape(pattern), re.IGNORECASE | re.ASCII)
         return self._with_index(
-            lambda ix: self._search(ix, compiled, needle, ignore_case, wanted, limit)
+            lambda ix: self._searcher(ix).search(compiled, needle, ignore_case, wanted, limit)
         )
 
-    def _search(
-        self,
-        index: TraceIndex,
-        compiled: re.Pattern[str],
-        needle: bytes | None,
-        ignore_case: bool,
-        kinds: set[str],
-        limit: int,
-    ) -> list[SearchHit]:
-        """Texts in step order, each parsed once and cached. A plain ASCII text is first found
-        in the trace's raw bytes, so only the lines that hold it are parsed; a regex without
-        anchors or look-arounds runs over all texts joined, then is checked on each text."""
-        key = tuple(sorted(kinds))
-        if key not in self._of_kinds:
-            self._of_kinds[key] = [c for c in self._candidates(index) if c[2] in kinds]
-        cands = self._of_kinds[key]
-        if needle is not None and key not in self._joins:
-            matched = self._byte_matches(index, needle, ignore_case)
-            cands = [c for c in cands if c[3][1] in matched]
-        elif not any(token in compiled.pattern for token in _CONTEXT_TOKENS):
-            cands = self._joined_matches(index, compiled, key, cands, limit)
-        hits: list[SearchHit] = []
-        for step, _, kind, span, phase in cands:
-            text, own_phase = self._text_of(index, kind, span)
-            match = compiled.search(text)
-            if match is None:
-                continue
-            hits.append(
-                SearchHit(
-                    episode=self.episode_id,
-                    step=step,
-                    phase=own_phase if kind == "result" else phase,
-                    kind=kind,
-                    excerpt=_excerpt(text, match.start(), match.end()),
-                )
-            )
-            if len(hits) >= limit:
-                break
-        return hits
-
-    def _text_of(self, index: TraceIndex, kind: str, span: Span) -> tuple[str, str | None]:
-        found = self._texts.get(span[1])
-        if found is None:
-            found = self._texts[span[1]] = _text(self._data(index), kind, span)
-        return found
-
-    def _data(self, index: TraceIndex, lower: bool = False) -> bytes:
-        """The trace's bytes (kept while the index holds), or their ASCII lower case."""
-        if self._bytes is None:
-            data = self.trace_path.read_bytes()
-            if len(data) != index.trace_size:
-                raise _StaleIndex("the trace's size changed")
-            self._bytes = (data, b"")
-        if lower and not self._bytes[1]:
-            self._bytes = (self._bytes[0], self._bytes[0].lower())
-        return self._bytes[1] if lower else self._bytes[0]
-
-    def _byte_matches(self, index: TraceIndex, needle: bytes, ignore_case: bool) -> set[int]:
-        """Start bytes of the searchable lines whose raw bytes hold ``needle``."""
-        haystack = self._data(index, lower=ignore_case)
-        if not self._spans:
-            spans = sorted({c[3][1:] for c in self._candidates(index)})
-            self._spans = (spans, [a for a, _ in spans])
-        spans, starts = self._spans
-        matched: set[int] = set()
-        pos = haystack.find(needle)
-        while pos >= 0:
-            i = bisect.bisect_right(starts, pos) - 1
-            if i >= 0 and pos + len(needle) <= spans[i][1]:
-                matched.add(starts[i])
-                after = spans[i][1]
-            elif i >= 0 and pos < spans[i][1]:
-                after = pos + 1  # crosses the end of a line: not inside one string
-            else:
-                after = starts[i + 1] if i + 1 < len(starts) else len(haystack)
-            pos = haystack.find(needle, after)
-        return matched
-
-    def _joined_matches(
-        self,
-        index: TraceIndex,
-        compiled: re.Pattern[str],
-        key: tuple[str, ...],
-        cands: list[tuple[int, int, Kind, Span, str | None]],
-        limit: int,
-    ) -> list[tuple[int, int, Kind, Span, str | None]]:
-        """The candidates whose text matches, found in one pass over all their texts joined."""
-        if key not in self._joins:
-            texts = [self._text_of(index, c[2], c[3])[0] for c in cands]
-            offsets = list(itertools.accumulate((len(t) + 1 for t in texts[:-1]), initial=0))
-            self._joins[key] = ("\x00".join(texts), offsets)
-        joined, offsets = self._joins[key]
-        out = []
-        pos = 0
-        while len(out) < limit:
-            match = compiled.search(joined, pos)
-            if match is None:
-                break
-            i = bisect.bisect_right(offsets, match.start()) - 1
-            if compiled.search(self._text_of(index, cands[i][2], cands[i][3])[0]):
-                out.append(cands[i])  # a match of its own, not one across two texts
-            if i + 1 >= len(offsets):
-                break
-            pos = offsets[i + 1]
-        return out
-
-    def _candidates(self, index: TraceIndex) -> list[tuple[int, int, Kind, Span, str | None]]:
-        """(step, order in the file, kind, span of the text, phase) of every searchable text."""
-        if self._cands is None:
-            cands: list[tuple[int, int, Kind, Span, str | None]] = []
-            cands += [(s[0], s[1], "observation", s, None) for s in index.observations]
-            cands += [(s[0], s[1], "result", s, None) for s in index.results]
-            for step, phase, message, start in index.replies:
-                if message in index.messages:
-                    cands.append((step, start, "reply", index.messages[message], phase))
-            self._cands = sorted(cands, key=lambda c: c[:2])
-        return self._cands
+    def _searcher(self, index: TraceIndex) -> TraceSearch:
+        if self._search is None or self._search.index is not index:
+            self._search = TraceSearch(self.episode_id, self.trace_path, index)
+        return self._search
 
 
 class RunReader:
@@ -515,33 +380,3 @@ def _json_needle(text: str, ignore_case: bool) -> bytes:
     """``text`` as it appears inside a JSON string of the trace (ASCII text only)."""
     needle = json.dumps(text)[1:-1].encode()
     return needle.lower() if ignore_case else needle
-
-
-# A regex with any of these may match differently inside the joined texts: checked text by text.
-_CONTEXT_TOKENS = ("^", "$", "\\A", "\\Z", "(?")
-_TYPES = {"observation": "observation", "result": "command", "reply": "message"}
-
-
-def _text(data: bytes, kind: str, span: Span) -> tuple[str, str | None]:
-    """(text, phase) of one searchable record; a line that is not what the index says is
-    a wrong index (the index was built from records already validated)."""
-    step, start, end = span
-    try:
-        obj = json.loads(data[start:end])
-    except ValueError:
-        raise _StaleIndex(f"no valid record at byte {start}") from None
-    if not isinstance(obj, dict) or obj.get("type") != _TYPES[kind] or obj.get("step") != step:
-        raise _StaleIndex(f"the record at byte {start} is not a {kind} of step {step}")
-    key = {"observation": "text", "result": "result", "reply": "content"}[kind]
-    text, phase, short = obj.get(key), obj.get("phase"), obj.get("short_term") or ""
-    if not isinstance(text, str) or not isinstance(short, str):
-        raise _StaleIndex(f"the record at byte {start} has no {key} text")
-    if kind == "observation" and short:
-        text = f"{text}\n{short}"
-    return text, phase if isinstance(phase, str) else None
-
-
-def _excerpt(text: str, start: int, end: int) -> str:
-    left, right = max(0, start - EXCERPT_CHARS), min(len(text), end + EXCERPT_CHARS)
-    body = text[left:right].replace("\n", " ⏎ ")
-    return ("…" if left else "") + body + ("…" if right < len(text) else "")

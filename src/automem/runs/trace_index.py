@@ -33,6 +33,10 @@ NO_STEP = -1  # the header and end records
 Span = tuple[int, int, int]  # (step, start byte, end byte)
 
 
+class StaleIndex(Exception):
+    """A stored index that does not describe the trace (rebuilt, then read again)."""
+
+
 class TraceIndex(BaseModel):
     """Byte ranges in one trace file (ends exclusive); every list is in file order."""
 
