@@ -24,8 +24,13 @@ def rebuild(
             continue
         if record.op not in WRITE_OPS:
             continue
-        # Records name their file; the map file is the fallback only for hand-made UPSERT records.
-        default = limits.map_file if record.op == UPSERT_MAP else record.args[0]
-        name = record.file or default
+        name = written_file(record, limits)
         files[name] = apply_mutation(record.op, record.args, files.get(name, ""))
     return dict(sorted(files.items()))
+
+
+def written_file(record: JournalRecord, limits: MemoryLimits) -> str:
+    """The file a successful write record changed."""
+    # Records name their file; the map file is the fallback only for hand-made UPSERT records.
+    default = limits.map_file if record.op == UPSERT_MAP else record.args[0]
+    return record.file or default

@@ -1,20 +1,20 @@
 """Reading run directories for a report: run metadata, finished episodes, traces, statistics.
 
-Only finished episodes (those with ``episodes/<id>/result.json``) are reported; an episode in
-progress under ``episodes/.partial`` is not. Each trace is read once and handed to a callback
+Only finished episodes are reported (:class:`automem.runs.reader.RunReader` knows the
+layout); a stopped one, or one in progress, is not. Each trace is read once and handed to a callback
 (the trajectory encoder) before it is dropped, so a report over many long episodes never
 holds more than one trace in memory.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from automem.runs.directory import RunDirError, read_result
+from automem.runs.directory import RunDirError
+from automem.runs.reader import RunReader
 from automem.runs.summary import EpisodeSummary, RunSummary, summarise
 from automem.traces.io import Trace, TraceError
 from automem.traces.schema import StepRecord
@@ -79,18 +79,10 @@ class RunData:
 
 
 def read_run_meta(root: Path) -> dict[str, Any]:
-    path = root / "run.json"
-    if not path.exists():
-        if (root / "episodes").is_dir():
-            return {}
-        raise ReportError(f"{root} is not a run directory (it has no run.json and no episodes/)")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ReportError(f"{path} is not valid JSON (line {exc.lineno}): {exc.msg}") from None
-    if not isinstance(data, dict):
-        raise ReportError(f"{path} does not hold a JSON object")
-    return data
+        return RunReader(root).meta()
+    except RunDirError as exc:
+        raise ReportError(str(exc)) from None
 
 
 def lineage_of(meta: dict[str, Any]) -> tuple[int | None, str | None]:
@@ -107,15 +99,11 @@ def lineage_of(meta: dict[str, Any]) -> tuple[int | None, str | None]:
 
 
 def finished_episodes(root: Path) -> list[tuple[EpisodeSummary, Path]]:
-    out = []
-    for result in sorted((root / "episodes").glob("*/result.json")):
-        try:
-            summary = read_result(result)
-        except RunDirError as exc:
-            raise ReportError(str(exc)) from None
-        if summary.finished:  # an older run kept stopped episodes here: they are not results
-            out.append((summary, result.parent / "trace.jsonl"))
-    return out
+    """(summary, trace path) of each finished episode; a stopped one is not a result."""
+    try:
+        return RunReader(root).finished()
+    except RunDirError as exc:
+        raise ReportError(str(exc)) from None
 
 
 def progression_curve(steps: Sequence[StepRecord]) -> list[tuple[int, float]]:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from automem.report.build import ReportInfo, render_report
+from automem.runs.reader import RunReader
 
 IDLE_TIMEOUT = 5.0  # seconds a connection may stay silent before the server closes it
 HANDLER_THREADS = 8  # threads serving connections (a browser opens up to 6 per host)
@@ -58,17 +59,7 @@ def check_loopback(host: str) -> None:
 
 def fingerprint(run_dirs: Sequence[Path]) -> tuple[tuple[str, int, int], ...]:
     """Cheap change detector: finished episodes, run.json and summary.json of every run."""
-    out = []
-    for root in run_dirs:
-        paths = [root / "run.json", root / "summary.json"]
-        paths.extend(sorted((root / "episodes").glob("*/result.json")))
-        for p in paths:
-            try:
-                st = p.stat()
-            except OSError:
-                continue
-            out.append((str(p), st.st_mtime_ns, st.st_size))
-    return tuple(out)
+    return tuple(item for root in run_dirs for item in RunReader(root).stamp())
 
 
 @dataclass

@@ -9,6 +9,8 @@ Layout::
       scaffolds/<name>.yaml    the exact scaffolds used (checked against run.json's digests)
       summary.json             finished episodes aggregated; the others listed apart
       episodes/<id>/trace.jsonl
+      episodes/<id>/trace.index.json  byte offsets of the trace's steps: a cache that
+                               :mod:`automem.runs.reader` writes and rebuilds when stale
       episodes/<id>/memory/    final memory files
       episodes/<id>/result.json  the episode's summary; a valid one with status ``finished``
                                marks the episode finished (a result)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from automem import envs
 from automem.core import Observation, StepResult
-from automem.runs.directory import read_result
+from automem.runs.reader import RunReader
 from automem.traces.io import Trace
 from automem.traces.schema import ObservationRecord, StepRecord
 
@@ -68,20 +68,16 @@ def replay_trace(path: Path) -> ReplayReport:
 
 def episode_traces(run_dir: Path, episode: str | None = None) -> Iterator[Path]:
     """The trace files of a run's finished episodes (or of one episode by id)."""
-    folder = run_dir / "episodes"
-    if not folder.is_dir():
+    reader = RunReader(run_dir)
+    if not reader.run.episodes_dir.is_dir():
         raise ValueError(f"{run_dir} has no episodes folder: is it a run directory?")
-    finished = [
-        result.parent.name
-        for result in sorted(folder.glob("*/result.json"))
-        if read_result(result).finished  # an older run kept stopped episodes here
-    ]
+    finished = {summary.episode_id: path for summary, path in reader.finished()}
     if episode is not None:
         if episode not in finished:
             known = ", ".join(finished)
             raise ValueError(f"no finished episode {episode!r} in {run_dir}; episodes: {known}")
-        finished = [episode]
-    yield from (folder / name / "trace.jsonl" for name in finished)
+        finished = {episode: finished[episode]}
+    yield from finished.values()
 
 
 def _compare_step(record: StepRecord, result: StepResult) -> Difference | None:

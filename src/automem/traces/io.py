@@ -59,13 +59,21 @@ class TraceWriter:
 
 def iter_records(path: Path) -> Iterator[BaseModel]:
     """Validated records of a trace, in order; a bad line raises :class:`TraceError`."""
+    for _, _, record in iter_located(path):
+        yield record
+
+
+def iter_located(path: Path) -> Iterator[tuple[int, int, BaseModel]]:
+    """(byte offset, byte length, record) of every record in order (for the trace index)."""
     try:
         handle = open(path, "rb")  # noqa: SIM115 - closed by the with below
     except OSError as exc:
         raise TraceError(f"cannot open trace {path}: {exc.strerror}") from None
     with handle:
         seen_header = False  # the first record (blank lines aside) must be the one header
+        offset = 0
         for lineno, line in enumerate(handle, 1):
+            start, offset = offset, offset + len(line)
             if not line.strip():
                 continue
             try:
@@ -84,7 +92,7 @@ def iter_records(path: Path) -> Iterator[BaseModel]:
                     f"{path}:{lineno}: a second header record (a trace holds one episode, "
                     "its header first)"
                 )
-            yield record
+            yield start, len(line), record
 
 
 def _check_header(path: Path, lineno: int, record: BaseModel) -> None:

@@ -40,11 +40,9 @@ def _duckdb() -> Any:
 def connect(run_dirs: Sequence[Path]) -> Any:
     """A DuckDB connection with the views above over the runs' finished episodes."""
     duckdb = _duckdb()
-    files = [
-        str(path.parent / "trace.jsonl")
-        for run in run_dirs
-        for path in sorted((Path(run) / "episodes").glob("*/result.json"))
-    ]
+    from automem.runs.reader import RunReader  # runs imports traces: import it when used
+
+    files = [str(path) for run in run_dirs for _, path in RunReader(Path(run)).finished()]
     if not files:
         raise ValueError(f"no finished episodes in {', '.join(str(r) for r in run_dirs)}")
     con = duckdb.connect()
