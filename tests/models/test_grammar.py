@@ -8,7 +8,6 @@ of it. That llama.cpp compiles each grammar is checked in ``test_grammar_llama.p
 from __future__ import annotations
 
 import re
-import time
 from dataclasses import dataclass
 
 import pytest
@@ -373,7 +372,3 @@ def test_grammars_are_cached_by_request_shape() -> None:
     first = request("plan")
     other_messages = first.model_copy(update={"messages": (Message(role="user", content="x"),)})
     assert build_gbnf(first) is build_gbnf(other_messages)
-    started = time.perf_counter()
-    for _ in range(1000):
-        build_gbnf(other_messages)
-    assert time.perf_counter() - started < 0.5
