@@ -46,7 +46,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from automem.core import ChatModel, Completion, CompletionRequest, ModelError, ModelIdentity, Usage
+from automem.core import (
+    ChatModel,
+    Completion,
+    CompletionRequest,
+    ModelError,
+    ModelIdentity,
+    Sampling,
+    Usage,
+)
 from automem.models.grammar import build_gbnf
 from automem.models.llama_runtime import PORTABLE_CMAKE_ARGS, ensure_runtime_works
 
@@ -491,48 +499,14 @@ class LocalModel(ChatModel):
     def complete(self, request: CompletionRequest) -> Completion:
         seed = self.call_seed(request)
         self._calls += 1
-        runtime = self.runtime_for(request.phase)
         messages = [{"role": m.role, "content": m.content} for m in request.messages]
-        max_tokens = request.sampling.max_tokens
-        with runtime.lock:
-            llm = runtime.llm
-            try:
-                tokens = runtime.prompt_tokens(messages)
-            except Exception as exc:  # a template that cannot render these messages
-                raise ModelError(f"chat template failed: {exc}", kind="template") from exc
-            n_ctx = llm.n_ctx()
-            if len(tokens) + max_tokens > n_ctx:
-                raise ModelError(
-                    f"prompt of {len(tokens)} tokens + max_tokens {max_tokens} exceeds the "
-                    f"context window n_ctx={n_ctx}",
-                    kind="context_length",
-                )
-            grammar = self._grammar(runtime, request)
-            if runtime.owner is not self:
-                # Reuse only this model's own prefixes: a reply then depends on this episode's
-                # calls alone (reused and fresh evaluations differ in the last bits of the
-                # logits), so an episode replays the same whatever ran before it.
-                llm.reset()
-                runtime.owner = self
-            cached = runtime.reusable_prefix(tokens)
-            started = time.perf_counter()
-            try:
-                result = llm.create_completion(
-                    prompt=tokens,
-                    max_tokens=max_tokens,
-                    temperature=request.sampling.temperature,
-                    top_p=request.sampling.top_p,
-                    top_k=self.top_k,
-                    min_p=self.min_p,
-                    repeat_penalty=self.repeat_penalty,
-                    seed=seed,
-                    stop=runtime.stop,
-                    grammar=grammar,
-                )
-            except (ValueError, RuntimeError) as exc:
-                kind = "context_length" if "context window" in str(exc) else "runtime"
-                raise ModelError(f"llama.cpp failed: {exc}", kind=kind) from exc
-            latency = time.perf_counter() - started
+        result, cached, latency = self.generate(
+            self.runtime_for(request.phase),
+            messages,
+            request.sampling,
+            seed,
+            self._grammar(request),
+        )
         choice = result["choices"][0]
         usage = result["usage"]
         return Completion(
@@ -546,17 +520,68 @@ class LocalModel(ChatModel):
             finish_reason=choice.get("finish_reason") or "stop",
         )
 
+    def generate(
+        self,
+        runtime: _Runtime,
+        messages: list[dict[str, str]],
+        sampling: Sampling,
+        seed: int,
+        grammar: str | None,
+    ) -> tuple[dict[str, Any], int, float]:
+        """llama.cpp's result, the prompt tokens reused from the KV cache, and the seconds
+        taken: the context checks, cache reuse and sampler every call of this model shares."""
+        max_tokens = sampling.max_tokens
+        with runtime.lock:
+            llm = runtime.llm
+            try:
+                tokens = runtime.prompt_tokens(messages)
+            except Exception as exc:  # a template that cannot render these messages
+                raise ModelError(f"chat template failed: {exc}", kind="template") from exc
+            n_ctx = llm.n_ctx()
+            if len(tokens) + max_tokens > n_ctx:
+                raise ModelError(
+                    f"prompt of {len(tokens)} tokens + max_tokens {max_tokens} exceeds the "
+                    f"context window n_ctx={n_ctx}",
+                    kind="context_length",
+                )
+            compiled = runtime.grammar(grammar) if grammar is not None else None
+            if runtime.owner is not self:
+                # Reuse only this model's own prefixes: a reply then depends on this episode's
+                # calls alone (reused and fresh evaluations differ in the last bits of the
+                # logits), so an episode replays the same whatever ran before it.
+                llm.reset()
+                runtime.owner = self
+            cached = runtime.reusable_prefix(tokens)
+            started = time.perf_counter()
+            try:
+                result = llm.create_completion(
+                    prompt=tokens,
+                    max_tokens=max_tokens,
+                    temperature=sampling.temperature,
+                    top_p=sampling.top_p,
+                    top_k=self.top_k,
+                    min_p=self.min_p,
+                    repeat_penalty=self.repeat_penalty,
+                    seed=seed,
+                    stop=runtime.stop,
+                    grammar=compiled,
+                )
+            except (ValueError, RuntimeError) as exc:
+                kind = "context_length" if "context window" in str(exc) else "runtime"
+                raise ModelError(f"llama.cpp failed: {exc}", kind=kind) from exc
+            return result, cached, time.perf_counter() - started
+
     def chat(self, request: ChatRequest) -> ChatReply:
         """A tool-calling call: one JSON call or text, see :mod:`automem.models.local_tools`."""
         from automem.models.local_tools import chat
 
         return chat(self, request)
 
-    def _grammar(self, runtime: _Runtime, request: CompletionRequest) -> Any:
+    def _grammar(self, request: CompletionRequest) -> str | None:
+        """The GBNF text a completion is constrained by, or None when it runs free."""
         if not request.constrained or self.grammar_mode == "off":
             return None
-        text = self.grammar_text if self.grammar_text is not None else build_gbnf(request)
-        return runtime.grammar(text)
+        return self.grammar_text if self.grammar_text is not None else build_gbnf(request)
 
 
 def _grammar_option(value: str) -> tuple[str, str | None]:

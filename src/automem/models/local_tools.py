@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from typing import TYPE_CHECKING, Any
 
-from automem.core import ModelError, Usage
+from automem.core import Usage
 from automem.models.chat import ChatMessage, ChatReply, ChatRequest, Tool, ToolCall
 
 if TYPE_CHECKING:
@@ -37,7 +36,9 @@ def chat(model: LocalModel, request: ChatRequest) -> ChatReply:
     grammar = tool_grammar(offered, request.tool_choice) if model.grammar_mode != "off" else None
     seed = model.call_seed(request)  # type: ignore[arg-type] # it reads only request.seed
     model._calls += 1
-    result, cached, latency = generate(model, messages, request, seed, grammar)
+    result, cached, latency = model.generate(
+        model.runtime, messages, request.sampling, seed, grammar
+    )
     choice = result["choices"][0]
     text = choice["text"]
     call_id = f"call_{model._calls - 1}"
@@ -214,58 +215,6 @@ def _call_text(call: ToolCall) -> str:
     if call.arguments is None:
         return call.arguments_json
     return f'{{"tool": {json.dumps(call.name)}, "arguments": {call.arguments_json}}}'
-
-
-# --------------------------------------------------------------------------- generation
-
-
-def generate(
-    model: LocalModel,
-    messages: list[dict[str, str]],
-    request: ChatRequest,
-    seed: int,
-    grammar: str | None,
-) -> tuple[dict[str, Any], int, float]:
-    """(llama.cpp's result, prompt tokens reused from the KV cache, seconds), as
-    ``LocalModel.complete`` generates: the same context checks, cache reuse and sampler."""
-    runtime = model.runtime
-    max_tokens = request.sampling.max_tokens
-    with runtime.lock:
-        llm = runtime.llm
-        try:
-            tokens = runtime.prompt_tokens(messages)
-        except Exception as exc:  # a template that cannot render these messages
-            raise ModelError(f"chat template failed: {exc}", kind="template") from exc
-        n_ctx = llm.n_ctx()
-        if len(tokens) + max_tokens > n_ctx:
-            raise ModelError(
-                f"prompt of {len(tokens)} tokens + max_tokens {max_tokens} exceeds the "
-                f"context window n_ctx={n_ctx}",
-                kind="context_length",
-            )
-        compiled = runtime.grammar(grammar) if grammar is not None else None
-        if runtime.owner is not model:  # reuse only this model's own prefixes (see complete)
-            llm.reset()
-            runtime.owner = model
-        cached = runtime.reusable_prefix(tokens)
-        started = time.perf_counter()
-        try:
-            result = llm.create_completion(
-                prompt=tokens,
-                max_tokens=max_tokens,
-                temperature=request.sampling.temperature,
-                top_p=request.sampling.top_p,
-                top_k=model.top_k,
-                min_p=model.min_p,
-                repeat_penalty=model.repeat_penalty,
-                seed=seed,
-                stop=runtime.stop,
-                grammar=compiled,
-            )
-        except (ValueError, RuntimeError) as exc:
-            kind = "context_length" if "context window" in str(exc) else "runtime"
-            raise ModelError(f"llama.cpp failed: {exc}", kind=kind) from exc
-        return result, cached, time.perf_counter() - started
 
 
 __all__ = ["CALL_FORMAT", "chat", "inline_refs", "offered_tools", "parse_reply", "tool_grammar"]
