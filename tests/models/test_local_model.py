@@ -199,7 +199,7 @@ def test_a_grammar_llama_cpp_cannot_compile_is_a_model_error(tmp_path: Path) -> 
     assert err.value.kind == "grammar"
     # grammar=off ignores the request's constraint
     free = load_model(f"{SPEC},grammar=off", seed=0)
-    assert isinstance(free, LocalModel) and free._grammar(free.runtime, log_request()) is None
+    assert isinstance(free, LocalModel) and free._grammar(log_request()) is None
 
 
 def test_a_context_per_phase_keeps_each_phase_prompt_cached_across_steps() -> None:
