@@ -92,6 +92,13 @@ def register_helper(name: str, entry_point: str | type[Helper], *, overwrite: bo
     _ENTRY_POINTS[name] = entry_point if isinstance(entry_point, str) else _remember(entry_point)
 
 
+def unregister_helper(name: str) -> None:
+    """Forget a helper registered at run time (a plugin file's, before another one is loaded)."""
+    if name in _BUILTIN:
+        raise ValueError(f"helper {name!r} is built in; it cannot be unregistered")
+    _ENTRY_POINTS.pop(name, None)
+
+
 _CLASSES: dict[str, type[Helper]] = {}
 
 
