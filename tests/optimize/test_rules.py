@@ -19,7 +19,7 @@ from automem.optimize.review import EarlierAttempt, FailedCandidate, Reviewer
 from automem.optimize.rules import RulesReviewer, score_gain
 from automem.runs import RunConfig, run
 from automem.runs.reader import RunReader
-from automem.scaffold import dump, load, validate_text
+from automem.scaffold import HelperConfig, dump, load, validate_text
 from tests.conftest import LineEnv
 from tests.optimize.habits import habit_backend
 from tests.optimize.rules_fixtures import (
@@ -205,6 +205,20 @@ def test_a_helper_an_earlier_candidate_switched_on_counts_as_tried(
     assert evidence(report, top)["decision"].startswith(
         "skipped: attempt v1-a1 already switched on"
     )
+
+
+def test_an_earlier_candidate_with_a_helper_unknown_here_is_listed_not_fatal(
+    runs: dict[str, Path], tmp_path: Path
+) -> None:
+    # e.g. an --allow-code attempt's helper, whose file this process has not loaded
+    coded = load("crafter-v0").model_copy(
+        update={"name": "crafter-coded", "helpers": (HelperConfig(name="attempt_only"),)}
+    )
+    ctx = game_context(runs, "crafter", earlier_candidates=(dump(coded),))
+    outcome, report = review(ctx, tmp_path / "attempt")
+    assert outcome.scaffold_text is not None, outcome.failure
+    [unreadable] = report["unreadable_candidates"]
+    assert unreadable.startswith("earlier candidate 1") and "attempt_only" in unreadable
 
 
 def continuation_context(runs: dict[str, Path], tmp_path: Path, scores: dict[str, float]):

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from automem.agent.helpers import validate_helpers
 from automem.optimize.proposal import CheckedProposal, check_proposal
 from automem.optimize.review import EarlierAttempt, ReviewContext, ReviewOutcome
 from automem.optimize.rules_compose import RULES, Change, Evidence, Rule
@@ -66,13 +67,10 @@ class RulesReviewer:
         report["parent_runs"] = [str(p) for p in context.parent_runs]
         try:
             parent = validate_text(context.parent_text, "the parent scaffold")
-            earlier = [
-                validate_text(text, f"earlier candidate {i + 1}")
-                for i, text in enumerate(context.earlier_candidates)
-            ]
             episodes = diagnose(context.parent_runs)
         except (ScaffoldError, NoEvidence, RunDirError, TraceError) as exc:
             return _finish(report, attempt_dir, failure=" ".join(str(exc).split()))
+        earlier, report["unreadable_candidates"] = read_candidates(context.earlier_candidates)
         figures = pool(episodes)
         report.update(parent=parent.name, game=context.game, figures=_figures(figures, episodes))
         plan = self.plan(context, parent, earlier, figures)
@@ -229,13 +227,44 @@ def tried_rules(
         candidate = by_name.get(attempt.candidate or "")
         if candidate is None:
             continue
-        for change in structural_changes(parent, candidate):
-            found = re.match(r"helpers: '([^']+)' (switched on|params changed)", change)
-            if found and (rule_id := helper_of.get(found.group(1))) is not None:
-                tried.setdefault(
-                    rule_id, f"attempt {attempt.id} already {found.group(2)} {found.group(1)}"
-                )
+        for helper, how in helper_delta(parent, candidate).items():
+            if (rule_id := helper_of.get(helper)) is not None:
+                tried.setdefault(rule_id, f"attempt {attempt.id} already {how} {helper}")
     return tried
+
+
+def helper_delta(parent: Scaffold, child: Scaffold) -> dict[str, str]:
+    """Helper name -> 'switched on' or 'retuned', for the child's helpers new or changed."""
+    before = _helper_params(parent)
+    return {
+        name: "switched on" if name not in before else "retuned"
+        for name, params in _helper_params(child).items()
+        if before.get(name) != params
+    }
+
+
+def _helper_params(scaffold: Scaffold) -> dict[str, dict[str, Any]]:
+    validated = validate_helpers(scaffold.helpers)
+    return {
+        config.name: params.model_dump(mode="json")
+        for config, (_, params) in zip(scaffold.helpers, validated, strict=True)
+    }
+
+
+def read_candidates(texts: Sequence[str]) -> tuple[list[Scaffold], list[str]]:
+    """The earlier candidates that validate here, and one line for each that does not.
+
+    One that does not (e.g. it uses a helper from an attempt's code, not loaded in this
+    process) cannot have the structure of a catalogue change, so it is left out of the
+    duplicate checks (and the rules' names, hashes of parent and change, cannot meet its).
+    """
+    readable, unreadable = [], []
+    for number, text in enumerate(texts, 1):
+        try:
+            readable.append(validate_text(text, f"earlier candidate {number}"))
+        except ScaffoldError as exc:
+            unreadable.append(" ".join(str(exc).split()))
+    return readable, unreadable
 
 
 def _is_noop(change: Change, parent: Scaffold) -> bool:
