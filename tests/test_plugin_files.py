@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 
 from automem.agent import helpers
+from automem.models import registry as models
 from automem.runs import RunConfig, plugins, run
 from automem.scaffold import HelperConfig, dump, load
+from automem.traces import Trace
 
 HELPER_FILE = '''
 import os
@@ -111,3 +113,40 @@ def test_attempts_whose_files_define_the_same_helper_each_run_their_own(
     assert [tag for tag, _ in stamps(tmp_path / "a")] == ["first"]
     assert [tag for tag, _ in stamps(tmp_path / "b")] == ["second"]
     assert [tag for tag, _ in stamps(tmp_path / "c")] == ["first"]
+
+
+BACKEND_FILE = """
+import os
+
+from automem.core import ModelIdentity
+from automem.models.registry import register_backend
+from automem.models.scripted import ScriptedModel
+
+
+def file_backend(spec, seed):
+    model = ScriptedModel(seed, slip_rate=0.0, spec=spec.text)
+    model.identity = ModelIdentity(
+        spec=spec.text, backend=spec.backend, name="file", details={"pid": os.getpid()}
+    )
+    return model
+
+
+register_backend("file_model", file_backend)
+"""
+
+
+def test_a_backend_file_given_as_a_plugin_runs_in_process_pool_workers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(models, "_BACKENDS", dict(models._BACKENDS))
+    plugin = tmp_path / "code" / "file_backend.py"
+    plugin.parent.mkdir()
+    plugin.write_text(BACKEND_FILE, encoding="utf-8")
+    config = RunConfig(
+        env="crafter", model="file_model", seeds=(1, 2), max_steps=3, plugins=(str(plugin),)
+    )
+    result = run(config, tmp_path / "out", workers=2)
+    assert result.ran == 2 and result.complete
+    for trace_path in sorted((tmp_path / "out").glob("episodes/*/trace.jsonl")):
+        model = Trace.read(trace_path).header.model
+        assert model.backend == "file_model" and model.details["pid"] != os.getpid()
