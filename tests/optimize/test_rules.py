@@ -266,6 +266,9 @@ def test_a_continuation_retunes_a_rule_with_more_tunings(
     failed, report = review(ctx, tmp_path / "failed", only)
     rule = report["chosen"]["rule"]
     attempt = earlier_attempt(failed, "crafter-v0", 1)
+    candidate_run = run_candidate(failed, tmp_path / "candidate", "crafter", steps=15)
+    moved = review(ctx.model_copy(update={"parent_runs": (candidate_run,)}), tmp_path / "m", only)
+    after = evidence(moved[1], rule)["value"]
     for scores, expected in (
         ({"gate.parent": 0.1, "gate.child": 0.1}, (rule, 2)),  # no loss: retune
         ({"parent_mean": 0.2, "child_mean": 0.1}, None),  # worse: the next rule
@@ -276,7 +279,7 @@ def test_a_continuation_retunes_a_rule_with_more_tunings(
             scaffold_text=failed.scaffold_text or "",
             diff="",
             scores=scores,
-            runs=(),
+            runs=(candidate_run,),
         )
         update = {
             "earlier": (attempt,),
@@ -293,6 +296,12 @@ def test_a_continuation_retunes_a_rule_with_more_tunings(
         else:
             assert chosen == expected
             assert outcome.description.startswith(f"[rules: {rule}/2]")
+        figure = again["continuation"]["figure"]
+        before = evidence(again, rule)["value"]
+        assert figure.endswith(
+            f" {before:.3g} on the parent's runs, {after:.3g} on the failed candidate's"
+        )
+        assert figure in outcome.analysis
         assert outcome.scaffold_text != failed.scaffold_text
 
 

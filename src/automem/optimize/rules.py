@@ -109,7 +109,7 @@ class RulesReviewer:
         )  # sorted() is stable: ties keep the rule book's order
         notes = {r.id: "not a candidate" for r, e in measured if not e.fires}
         tried = tried_rules(context.earlier, parent, earlier, self.rules)
-        retune, continuation = self._continuation(context, parent)
+        retune, continuation = self._continuation(context, figures)
         order = []
         if retune is not None:
             rule_id, start = retune
@@ -128,7 +128,7 @@ class RulesReviewer:
         return Plan(figures=figures, order=order, notes=notes, continuation=continuation)
 
     def _continuation(
-        self, context: ReviewContext, parent: Scaffold
+        self, context: ReviewContext, figures: Figures
     ) -> tuple[tuple[str, int] | None, dict[str, Any] | None]:
         """(rule id, tuning to start from) to retune, or None; and what was read."""
         failed = context.continuation_of
@@ -143,6 +143,9 @@ class RulesReviewer:
             return None, info
         rule_id, tuning = mark.group(1), int(mark.group(2))
         info["rule"], info["tuning"] = rule_id, tuning
+        rule = next((r for r in self.rules if r.id == rule_id), None)
+        if rule is not None and failed.runs:
+            info["figure"] = _figure_moved(rule, figures, failed.runs)
         if gain is None or gain < 0:
             why = "no score gives its gain" if gain is None else f"it lost ground ({gain:+.4f})"
             info["decision"] = f"{why}: next rule"
@@ -204,6 +207,19 @@ class RulesReviewer:
                 "has no untried tuning left"
             )
         return _finish(report, attempt_dir, failure=f"rules reviewer: {why}")
+
+
+def _figure_moved(rule: Rule, parent: Figures, runs: Sequence[Path]) -> str:
+    """The rule's figure on the parent's runs and on the failed candidate's, as one line."""
+    before = rule.measure(parent)
+    try:
+        after = rule.measure(pool(diagnose(runs)))
+    except (NoEvidence, RunDirError, TraceError) as exc:
+        return f"the failed candidate's runs cannot be read: {' '.join(str(exc).split())}"
+    return (
+        f"{before.figure} {before.value:.3g} on the parent's runs, {after.value:.3g} on the "
+        "failed candidate's"
+    )
 
 
 # ---------------------------------------------------------------------- what was tried
@@ -329,8 +345,9 @@ def analyse(report: dict[str, Any], rule: Rule, evidence: Evidence, change: Chan
         "Evidence of every rule:",
     ]
     lines += [f"- {r['id']}: {r['evidence']}; {r['decision']}" for r in report["rules"]]
-    if report.get("continuation"):
-        lines.append(f"Continuation: {report['continuation']['decision']}.")
+    if continuation := report.get("continuation"):
+        moved = f" ({continuation['figure']})" if "figure" in continuation else ""
+        lines.append(f"Continuation: {continuation['decision']}{moved}.")
     for refusal in report["refused"]:
         lines.append(f"Not proposed: {refusal['rule']}/{refusal['tuning']}: {refusal['reason']}")
     return "\n".join(lines)
