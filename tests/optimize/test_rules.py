@@ -249,7 +249,9 @@ def test_a_continuation_of_a_rule_with_no_other_tuning_moves_to_the_next_rule(
     assert report["continuation"]["decision"] == (
         "it did not lose ground (+0.0000): retune failed_crafts"
     )
-    assert evidence(report, top)["decision"] == "retuned by the continuation, from tuning 2"
+    assert evidence(report, top)["decision"] == (
+        "the continuation would retune it: it has no tuning 2"
+    )
     second = sorted(
         (r for r in report["rules"] if r["fires"] and r["id"] != top),
         key=lambda r: -r["strength"],
@@ -296,6 +298,8 @@ def test_a_continuation_retunes_a_rule_with_more_tunings(
         else:
             assert chosen == expected
             assert outcome.description.startswith(f"[rules: {rule}/2]")
+            decision = evidence(again, rule)["decision"]
+            assert decision == "retuned by the continuation, from tuning 2"
         figure = again["continuation"]["figure"]
         before = evidence(again, rule)["value"]
         assert figure.endswith(

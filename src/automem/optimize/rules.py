@@ -113,10 +113,16 @@ class RulesReviewer:
         order = []
         if retune is not None:
             rule_id, start = retune
-            for rule, evidence in measured:  # retuned even when its figure no longer fires
-                if rule.id == rule_id:
+            for rule, evidence in measured:
+                if rule.id != rule_id:
+                    continue
+                if start < len(rule.tunings(figures, parent)):
                     order.append((rule, evidence, start))
                     notes[rule.id] = f"retuned by the continuation, from tuning {start + 1}"
+                else:
+                    notes[rule.id] = (
+                        f"the continuation would retune it: it has no tuning {start + 1}"
+                    )
         for rule, evidence in ranked:
             if rule.id in notes:
                 continue
