@@ -67,7 +67,7 @@ class Change:
         else it is appended.
         """
         data = parent.model_dump(mode="json")
-        helpers = [h for h in data["helpers"]]
+        helpers = list(data["helpers"])
         for helper in self.helpers:
             new = helper.model_dump(mode="json")
             at = next((i for i, h in enumerate(helpers) if h["name"] == helper.name), None)
@@ -203,7 +203,7 @@ GROWN = 100  # a final file of more lines than this has grown too long
 def _growing(f: Figures) -> Evidence:
     name, lines = f.longest_file or ("(none)", 0)
     return Evidence(
-        "longest final file (lines)", float(lines), GROWN, lines, GROWN, f"{name}: {lines} lines"
+        "longest final file (lines)", float(lines), GROWN, lines, 1, f"{name}: {lines} lines"
     )
 
 
