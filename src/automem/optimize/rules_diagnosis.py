@@ -201,6 +201,8 @@ def _revisits(observations: list[ObservationRecord], steps: list[StepRecord]) ->
     game without one, the observation's whole text. Staying on a cell is not a revisit.
     """
     depth = {s.step + 1: s.info.get("depth") for s in steps}
+    if steps:  # the first observation's level: the first step's (it rarely changes it)
+        depth[0] = steps[0].info.get("depth")
     seen: set[Any] = set()
     revisits, here = 0, None
     for obs in observations:
@@ -234,7 +236,7 @@ def _crafter(steps: list[StepRecord], wrote: set[int]) -> dict[str, Any]:
     before: dict[str, int] | None = None
     for step in steps:
         inventory: dict[str, int] = step.info.get("inventory", {})
-        items = {k: n for k, n in inventory.items() if k not in VITALS}
+        items = {k: n for k, n in inventory.items() if k not in VITALS and n}
         changed = before is not None and items != before
         if step.action.lower().startswith(CRAFT_PREFIXES) and before is not None:
             crafts += 1
