@@ -20,7 +20,7 @@ HABITS = (
     "invalid",  # commits an action that does not exist
     "no_commit",  # PLAN never commits: the fallback is used
     "craft",  # commits Make Wood Pickaxe (Crafter) with nothing to make it from
-    "pace",  # alternates the second and third actions (back and forth)
+    "pace",  # back and forth: east and west (NLE), the second and third actions (Crafter)
     "silent_do",  # LOG writes nothing; PLAN commits Do (Crafter: collects now and then)
 )
 
@@ -69,7 +69,8 @@ class HabitModel(ChatModel):
         elif self.habit == "craft":
             action = "Make Wood Pickaxe"
         elif self.habit == "pace":
-            action = actions[1 + self.plans % 2]
+            pair = ("east", "west") if {"east", "west"} <= set(actions) else actions[1:3]
+            action = pair[self.plans % 2]
         return f"<|ACTION|>{action}<|END|>"
 
 

@@ -40,7 +40,10 @@ def registered(monkeypatch: pytest.MonkeyPatch) -> None:
     envs.register("line", LineEnv, length=LINE_LENGTH, max_steps=200)
 
 
-# habit, game, steps, the rule it triggers, the structural change that rule makes
+CORRIDOR = "minihack/MiniHack-Corridor-R3-v0"
+SCAFFOLDS = {"crafter": "crafter-v0", CORRIDOR: "minihack-v0"}
+
+# habit, env, steps, the rule it triggers, the structural change that rule makes
 CASES = [
     ("silent", "line", 12, "silent_log", "helpers: 'auto_log' switched on"),
     ("empty_search", "line", 12, "empty_searches", "helpers: 'inject_tail' switched on"),
@@ -52,6 +55,7 @@ CASES = [
     ("no_commit", "line", 12, "fallbacks", "routine.plan_turn_cap: 10 -> 15"),
     ("craft", "crafter", 12, "failed_crafts", "helpers: 'craft_gate' switched on"),
     ("pace", "crafter", 24, "circling", "helpers: 'position_tracker' switched on"),
+    ("pace", CORRIDOR, 12, "circling", "helpers: 'position_tracker' switched on"),
     ("still", "crafter", 150, "low_vitals", "helpers: 'vitals' switched on"),
     ("silent_do", "crafter", 120, "unlogged_changes", "helpers: 'inventory_diff' switched on"),
 ]
@@ -62,13 +66,14 @@ def test_every_rule_of_the_book_has_a_trigger_case() -> None:
     assert covered == {rule.id for rule in RULES}
 
 
-@pytest.mark.parametrize(("habit", "game", "steps", "rule", "change"), CASES)
+@pytest.mark.parametrize(("habit", "env", "steps", "rule", "change"), CASES)
 def test_a_habit_fires_its_rule_and_the_rule_composes_a_valid_change(
-    tmp_path: Path, habit: str, game: str, steps: int, rule: str, change: str
+    tmp_path: Path, habit: str, env: str, steps: int, rule: str, change: str
 ) -> None:
-    scaffold = str(line_scaffold(tmp_path)) if game == "line" else "crafter-v0"
-    runs = (habit_run(tmp_path / "runs" / habit, habit, game, steps, scaffold),)
+    scaffold = str(line_scaffold(tmp_path)) if env == "line" else SCAFFOLDS[env]
+    runs = (habit_run(tmp_path / "runs" / habit, habit, env, steps, scaffold),)
     parent_text = dump(load(scaffold))
+    game = load(scaffold).game
     ctx = context(game, parent_text, runs)
     _, report = review(ctx, tmp_path / "all")
     found = evidence(report, rule)
@@ -82,4 +87,4 @@ def test_a_habit_fires_its_rule_and_the_rule_composes_a_valid_change(
     assert rule in outcome.analysis and found["evidence"] in outcome.analysis
     candidate = validate_text(outcome.scaffold_text or "", "candidate")
     assert candidate.parent == load(scaffold).name and candidate.game == game
-    run_candidate(outcome, tmp_path / "candidate", game)
+    run_candidate(outcome, tmp_path / "candidate", env)
