@@ -150,3 +150,35 @@ def test_a_backend_file_given_as_a_plugin_runs_in_process_pool_workers(
     for trace_path in sorted((tmp_path / "out").glob("episodes/*/trace.jsonl")):
         model = Trace.read(trace_path).header.model
         assert model.backend == "file_model" and model.details["pid"] != os.getpid()
+
+
+OVERRIDE_FILE = '''
+from automem.agent.file_helpers import AutoLog
+from automem.agent.helpers import register_helper
+
+
+class LoudAutoLog(AutoLog):
+    """auto_log, as an attempt's code revised it."""
+
+
+register_helper("auto_log", LoudAutoLog, overwrite=True)
+register_helper("{name}", LoudAutoLog, overwrite=True)
+'''
+
+
+def test_plugin_files_may_replace_a_built_in_helper_and_each_others(tmp_path: Path) -> None:
+    files = []
+    for name in ("one", "two"):
+        path = tmp_path / name / "code" / "override.py"
+        path.parent.mkdir(parents=True)
+        path.write_text(OVERRIDE_FILE.replace("{name}", f"loud_{name}"), encoding="utf-8")
+        files.append(str(path))
+    plugins.load_plugins([files[0]])
+    first = helpers.helper_class("auto_log")
+    assert first.__module__ == plugins.module_name(Path(files[0]).resolve())
+    plugins.load_plugins([files[1]])  # replaces auto_log again; loud_one stays as it was
+    second = helpers.helper_class("auto_log")
+    assert second is not first and helpers.helper_class("loud_one") is first
+    plugins.load_plugins([files[0]])  # imported already: its registrations are current again
+    assert helpers.helper_class("auto_log") is first
+    assert helpers.helper_class("loud_two") is second

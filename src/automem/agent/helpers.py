@@ -93,10 +93,11 @@ def register_helper(name: str, entry_point: str | type[Helper], *, overwrite: bo
 
 
 def unregister_helper(name: str) -> None:
-    """Forget a helper registered at run time (a plugin file's, before another one is loaded)."""
+    """Forget a helper registered at run time; a built-in name gets its built-in class back."""
     if name in _BUILTIN:
-        raise ValueError(f"helper {name!r} is built in; it cannot be unregistered")
-    _ENTRY_POINTS.pop(name, None)
+        _ENTRY_POINTS[name] = _BUILTIN[name]
+    else:
+        _ENTRY_POINTS.pop(name, None)
 
 
 _CLASSES: dict[str, type[Helper]] = {}

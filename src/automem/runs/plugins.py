@@ -98,8 +98,9 @@ def import_plugin(entry: str) -> ModuleType:
         raise PluginError(f"plugin file {entry} cannot be loaded as a Python module")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # before running it, so its classes can be found by name
-    others = {h: e for made in _FILE_HELPERS.values() for h, e in made.items()}
-    for helper in others:  # other files' helpers may be registered again by this one
+    file_made = {h for made in _FILE_HELPERS.values() for h in made}
+    others = {h: e for h in sorted(file_made) if (e := user_helper(h)) is not None}
+    for helper in others:  # other files' helpers, as registered now: this file may replace them
         unregister_helper(helper)
     before = {h: user_helper(h) for h in helper_names()}
     try:
@@ -109,8 +110,8 @@ def import_plugin(entry: str) -> ModuleType:
         raise
     finally:
         for helper, found in others.items():
-            if helper not in helper_names():  # not registered by this file: as it was
-                register_helper(helper, found)
+            if user_helper(helper) is None:  # not registered by this file: as it was
+                register_helper(helper, found, overwrite=True)
     _FILE_HELPERS[name] = {
         h: found
         for h in helper_names()
