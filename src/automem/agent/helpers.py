@@ -92,6 +92,14 @@ def register_helper(name: str, entry_point: str | type[Helper], *, overwrite: bo
     _ENTRY_POINTS[name] = entry_point if isinstance(entry_point, str) else _remember(entry_point)
 
 
+def unregister_helper(name: str) -> None:
+    """Forget a helper registered at run time; a built-in name gets its built-in class back."""
+    if name in _BUILTIN:
+        _ENTRY_POINTS[name] = _BUILTIN[name]
+    else:
+        _ENTRY_POINTS.pop(name, None)
+
+
 _CLASSES: dict[str, type[Helper]] = {}
 
 

@@ -24,7 +24,13 @@ from types import ModuleType
 from typing import Any
 
 from automem import envs
-from automem.agent.helpers import register_helper, user_helper
+from automem.agent.helpers import (
+    Helper,
+    helper_names,
+    register_helper,
+    unregister_helper,
+    user_helper,
+)
 from automem.envs.registry import is_builtin
 from automem.models.registry import parse_spec, register_backend, user_backend
 from automem.runs.config import Component, RunConfig
@@ -66,13 +72,24 @@ def module_name(path: Path) -> str:
     return f"_automem_plugin_{re.sub(r'[^0-9A-Za-z_]', '_', path.stem)}_{digest}"
 
 
+# plugin file's module name -> the helpers its import registered (name -> entry or class)
+_FILE_HELPERS: dict[str, dict[str, str | type[Helper]]] = {}
+
+
 def import_plugin(entry: str) -> ModuleType:
-    """Import a plugin module (``pkg.mod``) or Python file (``path/file.py``) once."""
+    """Import a plugin module (``pkg.mod``) or Python file (``path/file.py``) once.
+
+    Plugin files may register helpers under the same name (an optimiser's attempts, each
+    with its own ``code/`` folder, revising one helper): loading a file makes its own
+    registrations current, also when it was imported before and another file's since.
+    """
     if not is_file(entry):
         return _guarded(entry, lambda: importlib.import_module(entry))
     path = Path(entry).resolve()
     name = module_name(path)
     if name in sys.modules:
+        for helper, found in _FILE_HELPERS.get(name, {}).items():
+            register_helper(helper, found, overwrite=True)
         return sys.modules[name]
     if not path.is_file():
         raise PluginError(f"plugin file {entry} does not exist; give the path of a .py file")
@@ -81,11 +98,25 @@ def import_plugin(entry: str) -> ModuleType:
         raise PluginError(f"plugin file {entry} cannot be loaded as a Python module")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # before running it, so its classes can be found by name
+    file_made = {h for made in _FILE_HELPERS.values() for h in made}
+    others = {h: e for h in sorted(file_made) if (e := user_helper(h)) is not None}
+    for helper in others:  # other files' helpers, as registered now: this file may replace them
+        unregister_helper(helper)
+    before = {h: user_helper(h) for h in helper_names()}
     try:
         _guarded(entry, lambda: spec.loader.exec_module(module))  # type: ignore[union-attr]
     except PluginError:
         del sys.modules[name]
         raise
+    finally:
+        for helper, found in others.items():
+            if user_helper(helper) is None:  # not registered by this file: as it was
+                register_helper(helper, found, overwrite=True)
+    _FILE_HELPERS[name] = {
+        h: found
+        for h in helper_names()
+        if (found := user_helper(h)) is not None and before.get(h) != found
+    }
     return module
 
 
