@@ -14,9 +14,11 @@ def resolve_reviewer(name: str) -> Reviewer:
 
         return RulesReviewer()
     from automem.models import load_model
+
+    model = load_model(name)  # a bad spec fails here, naming the backend
     from automem.optimize.reviewer import LLMReviewer
 
-    return LLMReviewer(load_model(name))
+    return LLMReviewer(model)
 
 
 def reviewer_identity(reviewer: Reviewer) -> dict[str, Any]:
