@@ -209,7 +209,9 @@ def _write_candidate(
     parent: VersionRecord,
 ) -> None:
     (folder / "candidate.yaml").write_text(dump(checked.scaffold), encoding="utf-8")
-    patch = diff(s.version_scaffold(parent), checked.scaffold, f"{record.parent}.yaml", "candidate")
+    patch = diff(
+        s.version_scaffold(parent), checked.scaffold, f"{record.parent}.yaml", "candidate.yaml"
+    )
     (folder / "diff.patch").write_text(patch, encoding="utf-8")
     record.candidate = checked.scaffold.name
     record.changes = list(checked.changes)
