@@ -224,3 +224,60 @@ def _lines(path: Path) -> list[dict]:  # type: ignore[type-arg]
     import json
 
     return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+class _StopAfterFirstGateEpisode:
+    """A listener that asks to stop as soon as one episode of an attempt's gate ends."""
+
+    def __init__(self, out: Path) -> None:
+        self.out, self.label = out, ""
+
+    def note(self, text: str) -> None:
+        pass
+
+    def stage(self, label: str, episodes: int) -> None:
+        self.label = label
+
+    def step(self, episode: str, step: int, cap: int) -> None:
+        pass
+
+    def episode_end(self, summary: object) -> None:
+        if self.label == "v1-a1 gate":
+            (self.out / "STOP").write_text("")
+
+    def stage_end(self) -> None:
+        pass
+
+
+def test_the_stop_file_ends_an_evaluation_after_its_running_episode(tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    settings = config(versions=1, screen_size=0)
+    result = optimize(settings, out, PlanReviewer(), listener=_StopAfterFirstGateEpisode(out))
+    assert result.status == "stopped"
+    gate = out / "attempts/v1-a1/runs/gate/episodes"
+    assert len(list(gate.glob("*/result.json"))) == 1  # one of the gate's two episodes
+    before = result_stamps(out)
+    again = optimize(settings, out, PlanReviewer())
+    assert again.status == "finished" and len(list(gate.glob("*/result.json"))) == 2
+    assert {k: v for k, v in result_stamps(out).items() if k in before} == before
+
+
+def test_wall_time_counts_every_invocation(tmp_path: Path) -> None:
+    ticks = iter(range(0, 10_000, 10))  # every look at the clock: 10 s later
+    settings = config(versions=1, budget=OptimizeBudget(max_wall_s=25))
+    result = optimize(settings, tmp_path / "o", PlanReviewer(), clock=lambda: next(ticks))
+    assert result.status == "budget" and "wall-time budget spent" in result.reason
+    assert result.lineage.elapsed_s >= 25
+    again = optimize(settings, tmp_path / "o", PlanReviewer(), clock=lambda: 0.0)
+    assert again.status == "budget" and again.lineage.elapsed_s == result.lineage.elapsed_s
+
+
+def test_a_session_gets_what_is_left_of_the_reviewer_budget(tmp_path: Path) -> None:
+    reviewer = PlanReviewer()
+    budget = OptimizeBudget(max_review_tokens=1500, max_review_cost_usd=0.015)
+    result = optimize(config(budget=budget), tmp_path / "o", reviewer)
+    assert reviewer.sessions == ["v1-a1", "v2-a1"]  # 1,100 of 1,500 used: one more session
+    first, second = reviewer.contexts["v1-a1"].limits, reviewer.contexts["v2-a1"].limits
+    assert (first.max_tokens, first.max_cost_usd) == (1500, pytest.approx(0.015))
+    assert (second.max_tokens, second.max_cost_usd) == (400, pytest.approx(0.005))
+    assert result.status == "finished"  # both rounds had their session
