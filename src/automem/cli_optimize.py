@@ -145,6 +145,12 @@ def optimize_command(
         ] = None,
         max_hours: Annotated[float | None, typer.Option(help="Budget: wall time in all.")] = None,
         review_turns: Annotated[int, typer.Option(help="Model calls per review session.")] = 40,
+        review_tokens: Annotated[
+            int, typer.Option(help="Tokens per review session (prompt + completion).")
+        ] = 400_000,
+        review_cost: Annotated[
+            float | None, typer.Option(help="USD per review session (default: no cap).")
+        ] = None,
         workers: Annotated[int, typer.Option(help="Episodes run in parallel.")] = 1,
         executor: Annotated[str, typer.Option(help="'local' processes or 'thread's.")] = "local",
         constrained: Annotated[
@@ -241,7 +247,11 @@ def _config_data(options: dict[str, Any], fail: Fail) -> dict[str, Any]:
             "max_episodes": options["max_episodes"],
             "max_wall_s": hours * 3600 if hours is not None else None,
         },
-        "review": {"max_turns": options["review_turns"]},
+        "review": {
+            "max_turns": options["review_turns"],
+            "max_tokens": options["review_tokens"],
+            "max_cost_usd": options["review_cost"],
+        },
     }
 
 

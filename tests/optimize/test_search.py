@@ -281,3 +281,26 @@ def test_a_session_gets_what_is_left_of_the_reviewer_budget(tmp_path: Path) -> N
     assert (first.max_tokens, first.max_cost_usd) == (1500, pytest.approx(0.015))
     assert (second.max_tokens, second.max_cost_usd) == (400, pytest.approx(0.005))
     assert result.status == "finished"  # both rounds had their session
+
+
+def test_an_invalid_start_scaffold_stops_before_any_review(tmp_path: Path) -> None:
+    from automem.optimize.search import OptimizeError
+    from tests.optimize.agent_plugin import MARKER
+
+    start = load("minihack-v0")
+    prompts = start.prompts.model_copy(update={"plan_system": f"{MARKER}\n"})
+    path = tmp_path / "start.yaml"
+    path.write_text(dump(start.model_copy(update={"prompts": prompts})))
+    reviewer = PlanReviewer()
+    with pytest.raises(OptimizeError, match=r"start scaffold's gate evaluation is invalid"):
+        optimize(config(scaffold=str(path)), tmp_path / "o", reviewer)
+    assert reviewer.sessions == []
+    assert len(list((tmp_path / "o/baseline/runs/gate/episodes/.stopped").iterdir())) == 2
+
+
+def test_reusing_the_gate_seeds_reports_on_them_as_the_reference(tmp_path: Path) -> None:
+    settings = config(versions=1, continuations=0, screen_size=0, reuse_gate_seeds=True)
+    result = optimize(settings, tmp_path / "o", PlanReviewer())
+    assert [v.heldout for v in result.lineage.versions] == [None, None]
+    assert episode_seeds(tmp_path / "o/attempts/v1-a1/runs/gate") == {1, 2, 3, 4}
+    assert not (tmp_path / "o/baseline/runs/heldout").exists()
