@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from automem.optimize.evaluate import Evaluation, evaluate, stage_config
 from automem.optimize.gate import Decision, screen, screening_subset
+from automem.optimize.layout import write_text_atomic
 from automem.optimize.lineage import AttemptRecord, DecisionRecord, Stage, VersionRecord
 from automem.optimize.objectives import objective
 from automem.optimize.proposal import CheckedProposal, check_proposal
@@ -208,11 +209,11 @@ def _write_candidate(
     outcome: ReviewOutcome,
     parent: VersionRecord,
 ) -> None:
-    (folder / "candidate.yaml").write_text(dump(checked.scaffold), encoding="utf-8")
+    write_text_atomic(folder / "candidate.yaml", dump(checked.scaffold))
     patch = diff(
         s.version_scaffold(parent), checked.scaffold, f"{record.parent}.yaml", "candidate.yaml"
     )
-    (folder / "diff.patch").write_text(patch, encoding="utf-8")
+    write_text_atomic(folder / "diff.patch", patch)
     record.candidate = checked.scaffold.name
     record.changes = list(checked.changes)
     record.status = "evaluating"

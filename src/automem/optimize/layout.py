@@ -22,6 +22,7 @@ Layout::
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import sys
 from datetime import UTC, datetime
@@ -39,6 +40,13 @@ RECORD = "optimize.json"
 
 class OptimizeDirError(ValueError):
     """An optimisation directory that cannot be used as asked; the message says the fix."""
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write through a temporary file and a rename: a reader never sees half a file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def is_optimization(root: Path) -> bool:
@@ -112,7 +120,7 @@ class OptDir:
                 f"{self.root} is not empty and has no {RECORD}; choose a new --out"
             )
         self.baseline.mkdir()
-        self.start_file.write_text(dump(start), encoding="utf-8")
+        write_text_atomic(self.start_file, dump(start))
         self._write(
             {
                 "schema_version": OPTIMIZE_SCHEMA_VERSION,
@@ -133,8 +141,6 @@ class OptDir:
             raise OptimizeDirError(str(exc)) from None
 
     def record(self) -> dict[str, Any]:
-        import json
-
         try:
             record = json.loads(self.record_path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING
 
 from automem.optimize.lineage import Lineage, StageRecord, VersionRecord
@@ -74,6 +73,6 @@ def render(lineage: Lineage, config: OptimizeConfig, best: VersionRecord | None)
 def write_summary(
     opt: OptDir, lineage: Lineage, config: OptimizeConfig, best: VersionRecord | None
 ) -> None:
-    tmp = opt.summary_path.with_name(f".summary.md.{os.getpid()}.tmp")
-    tmp.write_text(render(lineage, config, best), encoding="utf-8")
-    os.replace(tmp, opt.summary_path)
+    from automem.optimize.layout import write_text_atomic
+
+    write_text_atomic(opt.summary_path, render(lineage, config, best))
