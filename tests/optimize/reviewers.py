@@ -4,7 +4,8 @@
 ``helper``: switch on the first catalogue helper that makes a valid revision (checked with
 check_proposal against the earlier candidates). ``fail`` returns no proposal; ``model-error``
 makes a revision whose prompt makes the test agent model fail (tests/optimize/agent_plugin);
-``code`` adds a helper as Python source in the attempt folder. Every session writes a
+``code`` adds a helper as Python source in the attempt folder, ``reuse-code`` switches that
+helper on without bringing its source. Every session writes a
 transcript line per event and reports usage.
 """
 
@@ -81,7 +82,7 @@ class PlanReviewer:
             import automem.runs.plugins as plugins
 
             plugins.import_plugin(str(folder / "count_steps.py"))
-        names = ("count_steps",) if action == "code" else HELPERS
+        names = ("count_steps",) if action in ("code", "reuse-code") else HELPERS
         for helper in names:
             if any(h.name == helper for h in parent.helpers):
                 continue

@@ -44,3 +44,13 @@ def test_without_allow_code_a_candidate_is_data_only(tmp_path: Path) -> None:
         attempt.reason
     )
     assert not (tmp_path / "o/attempts/v1-a1/runs").exists()
+
+
+def test_a_helper_from_another_attempts_code_is_refused(tmp_path: Path) -> None:
+    # v1-a1's code is refused (no --allow-code) but was imported by the session; v1-a2 then
+    # switches its helper on without carrying the source its workers would need.
+    plan = {"v1-a1": "code", "v1-a2": "reuse-code"}
+    result = optimize(config(versions=1, continuations=0), tmp_path / "o", PlanReviewer(plan))
+    second = result.lineage.attempts[1]
+    assert (second.verdict, second.ended_at_stage) == ("failed", "check")
+    assert "helper 'count_steps' comes from the code of another attempt" in second.reason

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
+from automem.agent.helpers import user_helper
 from automem.optimize.evaluate import Evaluation, evaluate, stage_config
 from automem.optimize.gate import Decision, screen, screening_subset
 from automem.optimize.layout import write_text_atomic
@@ -169,8 +170,29 @@ def _check(
         return f"proposal check: {exc}"
     if not isinstance(result, CheckedProposal):
         return "proposal check: " + "; ".join(result.reasons)
+    own = [folder / f for f in code]
+    inherited = [s.opt.root / p for p in parent.plugins]
+    if problem := _foreign_helper(result.scaffold, [*inherited, *own]):
+        return problem
     record.code_files = code
     return result
+
+
+def _foreign_helper(scaffold: Scaffold, files: list[Path]) -> str | None:
+    """Why the candidate uses a helper defined in another attempt's code, which its own
+    evaluation workers would not load; None when every such helper is its own or inherited."""
+    allowed = {plugins.module_name(p.resolve()) for p in files}
+    for helper in scaffold.helpers:
+        entry = user_helper(helper.name)
+        if entry is None:
+            continue
+        module = (entry if isinstance(entry, str) else plugins.reference(entry)).split(":")[0]
+        if module.startswith("_automem_plugin_") and module not in allowed:
+            return (
+                f"helper {helper.name!r} comes from the code of another attempt, which this "
+                "candidate does not carry; write it in this attempt's folder (--allow-code)"
+            )
+    return None
 
 
 def _inherited(s: Search, a: AttemptRecord) -> list[str]:
