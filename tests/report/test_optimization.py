@@ -104,3 +104,11 @@ def test_a_damaged_lineage_is_named(optimisation: Path, tmp_path: Path) -> None:
     (copy / "lineage.json").write_text('{"schema_version": 7}')
     with pytest.raises(ReportError, match=r"lineage\.json: not a valid lineage"):
         render_report([copy])
+
+
+def test_an_optimisation_is_reported_alone(optimisation: Path) -> None:
+    with pytest.raises(ReportError, match="an optimisation directory gets a report of its own"):
+        render_report([optimisation, optimisation / "baseline/runs/gate"])
+    # Its evaluation runs are ordinary run directories, with the trajectory viewer.
+    text, info = render_report([optimisation / "attempts/v2-a1/runs/gate"])
+    assert info.episodes == 2 and 'id="viewer"' in text

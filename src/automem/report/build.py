@@ -14,7 +14,7 @@ from typing import Any
 from automem import __version__
 from automem.optimize.layout import is_optimization
 from automem.report import html
-from automem.report.load import EpisodeData, RunData, load_runs
+from automem.report.load import EpisodeData, ReportError, RunData, load_runs
 from automem.report.trajectory import LineTable, encode_episode
 from automem.traces.io import Trace
 
@@ -54,7 +54,12 @@ def render_report(
     if checkpoint_every < 1:
         raise ValueError("checkpoint_every must be at least 1")
     start = time.perf_counter()
-    if len(run_dirs) == 1 and is_optimization(Path(run_dirs[0])):
+    if any(is_optimization(Path(d)) for d in run_dirs):
+        if len(run_dirs) > 1:
+            raise ReportError(
+                "an optimisation directory gets a report of its own: give it alone (its runs "
+                "are under attempts/*/runs and baseline/runs)"
+            )
         return _optimization(Path(run_dirs[0]), title, start)
     table = LineTable()
     table.line("")  # index 0: the empty line, also a missing file's single line
