@@ -304,3 +304,15 @@ def test_reusing_the_gate_seeds_reports_on_them_as_the_reference(tmp_path: Path)
     assert [v.heldout for v in result.lineage.versions] == [None, None]
     assert episode_seeds(tmp_path / "o/attempts/v1-a1/runs/gate") == {1, 2, 3, 4}
     assert not (tmp_path / "o/baseline/runs/heldout").exists()
+
+
+def test_more_versions_on_a_resume_continue_the_search(tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    first = optimize(config(versions=1, screen_size=0), out, PlanReviewer())
+    assert [v.version for v in first.lineage.versions] == [0, 1]
+    before = result_stamps(out)
+    reviewer = PlanReviewer()
+    again = optimize(config(versions=2, screen_size=0), out, reviewer)
+    assert again.status == "finished" and reviewer.sessions == ["v2-a1"]
+    assert [v.version for v in again.lineage.versions] == [0, 1, 2]
+    assert {k: v for k, v in result_stamps(out).items() if k in before} == before
