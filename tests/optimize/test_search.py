@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -316,3 +317,24 @@ def test_more_versions_on_a_resume_continue_the_search(tmp_path: Path) -> None:
     assert again.status == "finished" and reviewer.sessions == ["v2-a1"]
     assert [v.version for v in again.lineage.versions] == [0, 1, 2]
     assert {k: v for k, v in result_stamps(out).items() if k in before} == before
+
+
+def test_a_crash_after_a_version_was_added_does_not_add_it_twice(tmp_path: Path) -> None:
+    # As if killed between recording version 1 and closing its attempt.
+    out = tmp_path / "o"
+    settings = config(versions=1, screen_size=0, acceptance=ParetoRule())
+    optimize(settings, out, PlanReviewer())
+    path = out / "lineage.json"
+    lineage = read(path)
+    lineage["versions"].append(
+        {**lineage["versions"][0], "version": 1, "scaffold": "minihack-v1-a1", "attempt": "v1-a1"}
+    )
+    lineage["attempts"][0] |= {"status": "evaluating", "verdict": None}
+    lineage["attempts"][0]["decision"] |= {"accepted": True}
+    lineage["abandoned"] = []
+    path.write_text(json.dumps(lineage))
+    result = optimize(
+        config(versions=1, screen_size=0, acceptance=ParetoRule()), out, PlanReviewer()
+    )
+    assert [v.scaffold for v in result.lineage.versions] == ["minihack-v0", "minihack-v1-a1"]
+    assert result.lineage.attempts[0].verdict == "accepted"

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 
 from automem.agent.helpers import user_helper
+from automem.optimize.config import ParetoRule
 from automem.optimize.evaluate import Evaluation, evaluate, stage_config
 from automem.optimize.gate import Decision, screen, screening_subset
 from automem.optimize.layout import write_text_atomic
@@ -29,7 +30,7 @@ from automem.optimize.review import (
     Verdict,
 )
 from automem.optimize.validity import run_episodes
-from automem.runs import TaskConfig, plugins
+from automem.runs import EpisodeSummary, TaskConfig, plugins
 from automem.runs.directory import write_json_atomic
 from automem.scaffold import Scaffold, ScaffoldError, diff, dump, load
 
@@ -275,56 +276,67 @@ def _evaluate(
     s: Search, record: AttemptRecord, folder: Path, parent: VersionRecord
 ) -> AttemptRecord:
     parent_gate = run_episodes(s.opt.root / parent.gate.run)
-    keys = [(t.env, seed) for t in s.gate_tasks for seed in t.seeds]
-    size = s.config.screen_size
-    if 0 < size < len(keys) and record.screen_decision is None:
-        subset = screening_subset(
-            keys, size, seed=zlib.crc32(f"{s.config.seed}:{record.id}".encode())
-        )
-        tasks = tuple(
-            t.model_copy(update={"seeds": tuple(x for x in t.seeds if (t.env, x) in subset)})
-            for t in s.gate_tasks
-            if any(k[0] == t.env for k in subset)
-        )
-        ev = _run(s, record, "screen", tasks)
-        record.screen = ev.record
-        if not ev.record.valid:
-            return _finish(s, record, "invalid", "screen", "; ".join(ev.record.reasons))
-        decision = screen(parent_gate, ev.episodes, subset)
-        record.screen_decision = _decision(decision)
-        if not decision.accepted:
-            return _finish(s, record, "rejected", "screen", decision.reason)
-        s.save()
+    if record.screen_decision is None and (refused := _screen(s, record, parent_gate)):
+        return refused
     if record.decision is None:
         ev = _run(s, record, "gate", s.gate_tasks)
         record.gate = ev.record
         if not ev.record.valid:
             return _finish(s, record, "invalid", "gate", "; ".join(ev.record.reasons))
-        if s.pool is not None:
+        rule = s.config.acceptance
+        if isinstance(rule, ParetoRule):
             decision = s.trial_pool().admit(record.candidate or record.id, ev.episodes)
         else:
-            decision = s.config.acceptance.build().decide(parent_gate, ev.episodes)  # type: ignore[union-attr]
+            decision = rule.build().decide(parent_gate, ev.episodes)
         record.decision = _decision(decision)
         if not decision.accepted:
             return _finish(s, record, "rejected", "gate", decision.reason)
         s.save()
     if s.heldout_tasks:
         record.heldout = _run(s, record, "heldout", s.heldout_tasks).record
-    if record.gate is None or record.candidate is None:
-        raise ValueError(f"attempt {record.id}: accepted without a gate record")
-    s.add_version(
-        VersionRecord(
-            version=record.version,
-            scaffold=record.candidate,
-            file=s.opt.relative(folder / "candidate.yaml"),
-            attempt=record.id,
-            parent=record.parent,
-            gate=record.gate,
-            heldout=record.heldout,
-            plugins=candidate_plugins(s, record),
+    if record.gate is None or record.candidate is None or record.decision is None:
+        raise ValueError(f"attempt {record.id}: accepted without a gate decision")
+    if all(v.attempt != record.id for v in s.lineage.versions):  # not added before a crash
+        s.add_version(
+            VersionRecord(
+                version=record.version,
+                scaffold=record.candidate,
+                file=s.opt.relative(folder / "candidate.yaml"),
+                attempt=record.id,
+                parent=record.parent,
+                gate=record.gate,
+                heldout=record.heldout,
+                plugins=candidate_plugins(s, record),
+            )
         )
+    return _finish(s, record, "accepted", "gate", record.decision.reason)
+
+
+def _screen(
+    s: Search, record: AttemptRecord, parent_gate: list[EpisodeSummary]
+) -> AttemptRecord | None:
+    """The cheap screen on a few gate instances: the finished attempt if it refuses the
+    candidate, None if the candidate goes on to the gate (or there is nothing to screen)."""
+    keys = [(t.env, seed) for t in s.gate_tasks for seed in t.seeds]
+    if not 0 < s.config.screen_size < len(keys):
+        return None  # no screening, or the screen would be the whole gate
+    seed = zlib.crc32(f"{s.config.seed}:{record.id}".encode())  # a new minibatch each attempt
+    subset = screening_subset(keys, s.config.screen_size, seed=seed)
+    tasks = tuple(
+        t.model_copy(update={"seeds": tuple(x for x in t.seeds if (t.env, x) in subset)})
+        for t in s.gate_tasks
+        if any(k[0] == t.env for k in subset)
     )
-    return _finish(s, record, "accepted", "gate", record.decision.reason if record.decision else "")
+    ev = _run(s, record, "screen", tasks)
+    record.screen = ev.record
+    if not ev.record.valid:
+        return _finish(s, record, "invalid", "screen", "; ".join(ev.record.reasons))
+    decision = screen(parent_gate, ev.episodes, subset)
+    record.screen_decision = _decision(decision)
+    if not decision.accepted:
+        return _finish(s, record, "rejected", "screen", decision.reason)
+    s.save()
+    return None
 
 
 def _decision(d: Decision) -> DecisionRecord:
