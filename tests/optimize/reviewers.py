@@ -119,3 +119,14 @@ class InterruptedReviewer(PlanReviewer):
             log(attempt_dir, event="start", attempt=attempt_dir.name, action="interrupted")
             raise KeyboardInterrupt
         return super().review(context, attempt_dir)
+
+
+class SleepyReviewer(PlanReviewer):
+    """Writes the start of its transcript, then waits (for a kill -9) in its first session."""
+
+    def review(self, context: ReviewContext, attempt_dir: Path) -> ReviewOutcome:
+        import time
+
+        log(attempt_dir, event="start", attempt=attempt_dir.name, action="sleep")
+        time.sleep(120)
+        return super().review(context, attempt_dir)
