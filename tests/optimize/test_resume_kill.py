@@ -32,7 +32,9 @@ optimize(config(**ast.literal_eval(sys.argv[2])), Path(sys.argv[1]), reviewer)
 SLOW = {"versions": 1, "screen_size": 0, "model": "marker:delay=0.1"}  # ~1 s an episode
 
 
-def kill_when(out: Path, settings: dict[str, object], reviewer: str, ready: Callable[[], bool]) -> None:
+def kill_when(
+    out: Path, settings: dict[str, object], reviewer: str, ready: Callable[[], bool]
+) -> None:
     """Run the optimiser in a subprocess and SIGKILL it as soon as ``ready()``."""
     env = {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}"}
     proc = subprocess.Popen(
