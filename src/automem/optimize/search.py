@@ -14,6 +14,15 @@ parent is sampled from it; a candidate is accepted when strictly best on some in
 
 Every step is recorded as it ends (:mod:`automem.optimize.lineage`), so rerunning after a
 crash or ``kill -9`` continues: no finished review or episode is redone.
+
+Where this departs from the reference protocol, and why: the gate and the reported numbers
+use disjoint seeds (the reference reports its gate seeds; ``reuse_gate_seeds`` restores
+that); a candidate is screened first and the screen's instances run again in the full gate
+(as GEPA's minibatch, so the gate sees every instance under one evaluation); a continuation
+follows only a candidate that was evaluated (a session that proposed nothing gets the next
+fresh attempt instead of the reference's retry of the same session); the optimiser checks
+each proposal again itself rather than trusting the reviewer; the Pareto front holds
+accepted versions only, so every parent is a version a reader can find in the lineage.
 """
 
 from __future__ import annotations
