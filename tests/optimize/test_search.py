@@ -103,6 +103,24 @@ def test_every_artefact_of_an_attempt(two_versions: tuple[Path, PlanReviewer]) -
     # A failed review leaves its transcript and outcome, and no candidate.
     failed = out / "attempts/v1-a1"
     assert (failed / "review.json").exists() and not (failed / "candidate.yaml").exists()
+    assert read(failed / "decision.json") | {"cost": None} == {
+        "attempt": "v1-a1",
+        "verdict": "failed",
+        "stage": "review",
+        "reason": "no proposal: the session ended without submit",
+        "rule": None,
+        "statistics": {},
+        "screen": None,
+        "gate": None,
+        "cost": None,
+    }
+    invalid = read(out / "attempts/v1-a2/decision.json")
+    assert (invalid["verdict"], invalid["stage"], invalid["cost"]["episodes"]) == (
+        "invalid",
+        "screen",
+        1,
+    )
+    assert not (out / "attempts/v1-a2/runs/gate").exists()  # an invalid screen ends it
     summary = (out / "summary.md").read_text()
     for attempt in ("v1-a1", "v1-a2", "v1-a2-c1", "v2-a1"):
         assert f"| {attempt} |" in summary
