@@ -69,7 +69,7 @@ def test_a_spent_budget_exits_1_with_the_best_so_far(
     result = runner.invoke(app, args(tmp_path / "o", "--max-episodes", "4"))
     assert result.exit_code == 1, result.output
     assert "Best: v0 minihack-v0" in result.output
-    assert "episode budget spent (4 of 4 episodes)" in result.output
+    assert "episode budget spent (4 of 4 episodes;" in result.output
     assert "rerun the same command with a larger budget to continue" in result.output
 
 

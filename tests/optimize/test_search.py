@@ -216,13 +216,27 @@ def test_a_spent_budget_stops_with_the_best_so_far(tmp_path: Path) -> None:
     assert [(a.id, a.verdict) for a in result.lineage.attempts] == [("v1-a1", "accepted")]
     assert result.best is not None and result.best.scaffold == "minihack-v1-a1"
     assert "**budget**" in (tmp_path / "o/summary.md").read_text()
-    # The episode budget refuses an evaluation it cannot finish: 4 baseline episodes, then
-    # the screen's 1 would be the 5th of 4.
+    # No session starts whose candidate could not be evaluated: 4 baseline episodes, then a
+    # screen of 1 would be the 6th of 5 with no screening the gate's 2 would be too many.
     few = optimize(
-        config(budget=OptimizeBudget(max_episodes=4), screen_size=1), tmp_path / "e", PlanReviewer()
+        config(budget=OptimizeBudget(max_episodes=5), screen_size=0), tmp_path / "e", PlanReviewer()
     )
-    assert few.status == "budget" and "episode budget spent (4 of 4" in few.reason
-    assert few.lineage.attempts == []  # no session is started that could not be evaluated
+    assert few.status == "budget" and "episode budget spent (4 of 5" in few.reason
+    assert "first evaluation needs 2" in few.reason and few.lineage.attempts == []
+    # An evaluation that would overrun the budget does not start: 4 + the screen's 1 + the
+    # gate's 2 leave nothing for the held-out 2. The gate accepted v1: it is the best so far.
+    gated = optimize(config(budget=OptimizeBudget(max_episodes=7)), tmp_path / "g", PlanReviewer())
+    assert gated.status == "budget" and "v1-a1 heldout needs 2 episode(s), 0 of 7" in gated.reason
+    assert [(a.id, a.status) for a in gated.lineage.attempts] == [("v1-a1", "evaluating")]
+    assert gated.best is not None and (gated.best.scaffold, gated.best.heldout) == (
+        "minihack-v1-a1",
+        None,
+    )
+    # A larger budget on the resume fills in the held-out numbers, then stops before v2-a1.
+    more = optimize(config(budget=OptimizeBudget(max_episodes=9)), tmp_path / "g", PlanReviewer())
+    assert [(a.id, a.verdict) for a in more.lineage.attempts] == [("v1-a1", "accepted")]
+    assert more.lineage.versions[1].heldout is not None and more.lineage.episodes == 9
+    assert more.lineage.attempts[0].heldout == more.lineage.versions[1].heldout
 
 
 def test_an_interrupted_review_is_set_aside_and_rerun(tmp_path: Path) -> None:

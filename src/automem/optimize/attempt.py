@@ -64,7 +64,7 @@ def _review(s: Search, record: AttemptRecord, folder: Path, parent: VersionRecor
                 f"{path}: not a valid review outcome ({exc}); delete it to rerun the session"
             ) from None
     else:
-        s.spend.check_review()
+        s.spend.check_review(s.first_stage())
         if (aside := s.opt.set_aside(folder)) is not None:
             s.listener.note(f"{record.id}: an unfinished session's files kept in {aside.name}")
         folder.mkdir(parents=True, exist_ok=True)
@@ -291,24 +291,23 @@ def _evaluate(
         record.decision = _decision(decision)
         if not decision.accepted:
             return _finish(s, record, "rejected", "gate", decision.reason)
-        s.save()
-    if s.heldout_tasks:
-        record.heldout = _run(s, record, "heldout", s.heldout_tasks).record
     if record.gate is None or record.candidate is None or record.decision is None:
         raise ValueError(f"attempt {record.id}: accepted without a gate decision")
-    if all(v.attempt != record.id for v in s.lineage.versions):  # not added before a crash
-        s.add_version(
-            VersionRecord(
-                version=record.version,
-                scaffold=record.candidate,
-                file=s.opt.relative(folder / "candidate.yaml"),
-                attempt=record.id,
-                parent=record.parent,
-                gate=record.gate,
-                heldout=record.heldout,
-                plugins=candidate_plugins(s, record),
-            )
+    version = next((v for v in s.lineage.versions if v.attempt == record.id), None)
+    if version is None:  # the gate accepted it: it is the next version from now on
+        version = VersionRecord(
+            version=record.version,
+            scaffold=record.candidate,
+            file=s.opt.relative(folder / "candidate.yaml"),
+            attempt=record.id,
+            parent=record.parent,
+            gate=record.gate,
+            plugins=candidate_plugins(s, record),
         )
+        s.lineage.put(record)
+        s.add_version(version)
+    if s.heldout_tasks and version.heldout is None:
+        version.heldout = record.heldout = _run(s, record, "heldout", s.heldout_tasks).record
     return _finish(s, record, "accepted", "gate", record.decision.reason)
 
 
@@ -318,7 +317,7 @@ def _screen(
     """The cheap screen on a few gate instances: the finished attempt if it refuses the
     candidate, None if the candidate goes on to the gate (or there is nothing to screen)."""
     keys = [(t.env, seed) for t in s.gate_tasks for seed in t.seeds]
-    if not 0 < s.config.screen_size < len(keys):
+    if s.first_stage() == len(keys):
         return None  # no screening, or the screen would be the whole gate
     seed = zlib.crc32(f"{s.config.seed}:{record.id}".encode())  # a new minibatch each attempt
     subset = screening_subset(keys, s.config.screen_size, seed=seed)

@@ -228,10 +228,16 @@ class Search:
                 parent_version=self.lineage.version(parent).version,
                 continuation_of=failed.id if failed is not None else None,
             )
-            self.spend.check_review()  # before anything of this attempt is written
+            self.spend.check_review(self.first_stage())  # before anything of it is written
             self.lineage.put(record)
             self.save()
         return attempts.run_attempt(self, record)
+
+    def first_stage(self) -> int:
+        """Episodes of a candidate's first evaluation: the screen, or the gate without one."""
+        gate = sum(len(t.seeds) for t in self.gate_tasks)
+        size = self.config.screen_size
+        return size if 0 < size < gate else gate
 
     def choose_parent(self, attempt_id: str) -> str:
         """The current version; with the Pareto rule a front member sampled by its wins."""

@@ -52,9 +52,10 @@ class Spend:
                 "budget", f"wall-time budget spent ({self.elapsed():.0f} of {b.max_wall_s:.0f} s)"
             )
 
-    def check_review(self) -> None:
-        """Before a review session: no budget may be spent (a session whose candidate could
-        not be evaluated would be wasted, so a spent episode budget stops here too)."""
+    def check_review(self, first_stage: int) -> None:
+        """Before a review session: no reviewer budget may be spent, and the episode budget
+        must still hold the candidate's first evaluation (``first_stage`` episodes), or the
+        session would be wasted."""
         self.check_time()
         b, lineage = self.budget, self.lineage
         if b.max_review_tokens is not None and lineage.review_tokens >= b.max_review_tokens:
@@ -69,9 +70,11 @@ class Spend:
                 "budget",
                 f"reviewer cost budget spent (${cost:.4f} of ${b.max_review_cost_usd:.4f})",
             )
-        if b.max_episodes is not None and lineage.episodes >= b.max_episodes:
+        if b.max_episodes is not None and lineage.episodes + first_stage > b.max_episodes:
             raise Halt(
-                "budget", f"episode budget spent ({lineage.episodes} of {b.max_episodes} episodes)"
+                "budget",
+                f"episode budget spent ({lineage.episodes} of {b.max_episodes} episodes; a "
+                f"candidate's first evaluation needs {first_stage})",
             )
 
     def check_episodes(self, needed: int, what: str) -> None:
