@@ -144,6 +144,18 @@ def test_what_each_reviewer_session_was_shown(two_versions: tuple[Path, PlanRevi
     assert second.parent_text == dump(load(out / "attempts/v1-a2-c1/candidate.yaml"))
     assert second.parent_runs == (out / "attempts/v1-a2-c1/runs/gate",)
     assert len(second.earlier_candidates) == 2 and "minihack" in second.objective.lower()
+    # The held-out seeds never steer the search: no reviewer sees their scores or runs.
+    accepted = next(e for e in second.earlier if e.id == "v1-a2-c1")
+    assert set(accepted.scores) == {
+        "screen_parent_mean",
+        "screen_child_mean",
+        "screen_gain",
+        "screen_mean",
+        "gate_gain",
+        "gate_low",
+        "gate_high",
+        "gate_mean",
+    }
     assert not second.allow_code and second.limits.max_turns == 40
 
 

@@ -106,14 +106,15 @@ def _read(path: Path) -> str:
 
 
 def scores(record: AttemptRecord) -> dict[str, float]:
-    """The means an attempt reached, by stage and side (what a reviewer is shown)."""
+    """What a reviewer is shown of an attempt's scores: the screen's and the gate's, never
+    the held-out seeds' (they must not steer the search they report on)."""
     found: dict[str, float] = {}
     for stage, decision in (("screen", record.screen_decision), ("gate", record.decision)):
         if decision is not None:
             found |= {f"{stage}_{k}": v for k, v in decision.statistics.items()}
-    for stage in (record.screen, record.gate, record.heldout):
-        if stage is not None and stage.mean is not None:
-            found[f"{stage.stage}_mean"] = stage.mean
+    for evaluation in (record.screen, record.gate):
+        if evaluation is not None and evaluation.mean is not None:
+            found[f"{evaluation.stage}_mean"] = evaluation.mean
     return found
 
 
