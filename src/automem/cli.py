@@ -799,5 +799,15 @@ def _register_train() -> None:
 
 _register_train()
 
+
+def _register_optimize() -> None:
+    """`automem optimize`: loop 1 (automem/cli_optimize.py)."""
+    from automem.cli_optimize import optimize_command
+
+    app.command("optimize")(optimize_command(fail, out, err, _check_local_runtime))
+
+
+_register_optimize()
+
 if __name__ == "__main__":
     app()

@@ -3,6 +3,13 @@
 Sits above ``runs/``; talks to runs, traces and scaffolds only through their public functions.
 """
 
+from automem.optimize.config import (
+    MeanRule,
+    OptimizeBudget,
+    OptimizeConfig,
+    PairedRule,
+    ParetoRule,
+)
 from automem.optimize.gate import (
     Acceptance,
     Decision,
@@ -12,6 +19,7 @@ from automem.optimize.gate import (
     screen,
     screening_subset,
 )
+from automem.optimize.lineage import Lineage, read_lineage
 from automem.optimize.pareto import ParetoPool
 from automem.optimize.patch import PatchError, apply_patch
 from automem.optimize.proposal import (
@@ -24,6 +32,7 @@ from automem.optimize.proposal import (
     code_written_files,
     duplicate_ratio,
 )
+from automem.optimize.search import OptimizeError, OptimizeResult, optimize
 from automem.optimize.seeds import SeedSplit, split_seeds
 from automem.optimize.structure import structural_changes
 from automem.optimize.validity import Validity, by_instance, check_valid, run_episodes
@@ -33,9 +42,17 @@ __all__ = [
     "Acceptance",
     "CheckedProposal",
     "Decision",
+    "Lineage",
     "MeanGain",
+    "MeanRule",
+    "OptimizeBudget",
+    "OptimizeConfig",
+    "OptimizeError",
+    "OptimizeResult",
     "PairedGain",
+    "PairedRule",
     "ParetoPool",
+    "ParetoRule",
     "PatchError",
     "ProposalRejected",
     "Revision",
@@ -49,6 +66,8 @@ __all__ = [
     "code_written_files",
     "duplicate_ratio",
     "mean_progression",
+    "optimize",
+    "read_lineage",
     "run_episodes",
     "screen",
     "screening_subset",

@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from automem import __version__
+from automem.optimize.layout import is_optimization
 from automem.report import html
-from automem.report.load import EpisodeData, RunData, load_runs
+from automem.report.load import EpisodeData, ReportError, RunData, load_runs
 from automem.report.trajectory import LineTable, encode_episode
 from automem.traces.io import Trace
 
@@ -53,6 +54,13 @@ def render_report(
     if checkpoint_every < 1:
         raise ValueError("checkpoint_every must be at least 1")
     start = time.perf_counter()
+    if any(is_optimization(Path(d)) for d in run_dirs):
+        if len(run_dirs) > 1:
+            raise ReportError(
+                "an optimisation directory gets a report of its own: give it alone (its runs "
+                "are under attempts/*/runs and baseline/runs)"
+            )
+        return _optimization(Path(run_dirs[0]), title, start)
     table = LineTable()
     table.line("")  # index 0: the empty line, also a missing file's single line
     episodes: list[dict[str, Any]] = []
@@ -129,6 +137,24 @@ def render_report(
         data_bytes=len(data_json.encode()),
         seconds=time.perf_counter() - start,
         warnings=warnings,
+    )
+    return text, info
+
+
+def _optimization(root: Path, title: str | None, start: float) -> tuple[str, ReportInfo]:
+    """An optimisation directory's own page (automem.report.optimization)."""
+    from automem.report.optimization import render_optimization
+
+    text, shown = render_optimization(root, title=title)
+    info = ReportInfo(
+        path=None,
+        title=shown.title,
+        runs=shown.runs,
+        episodes=shown.episodes,
+        steps=0,
+        bytes=len(text.encode()),
+        data_bytes=0,
+        seconds=time.perf_counter() - start,
     )
     return text, info
 

@@ -1,0 +1,21 @@
+"""What an optimisation records about its reviewer."""
+
+from __future__ import annotations
+
+from automem.models import ScriptedChatModel
+from automem.optimize.reviewers import reviewer_identity
+from tests.optimize.reviewers import PlanReviewer
+
+
+class ModelReviewer(PlanReviewer):
+    name = "llm"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.model = ScriptedChatModel([], spec="scripted-chat")
+
+
+def test_a_model_driven_reviewer_is_recorded_with_its_model() -> None:
+    record = reviewer_identity(ModelReviewer())
+    assert record["name"] == "llm" and record["model"]["spec"] == "scripted-chat"
+    assert reviewer_identity(PlanReviewer()) == {"name": "plan"}
