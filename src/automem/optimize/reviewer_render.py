@@ -134,10 +134,12 @@ def render_memory(files: dict[str, str]) -> str:
     return "\n".join(blocks) if blocks else "(no memory files)"
 
 
-def render_changes(changes: Sequence[FileChange], shown: Sequence[FileChange]) -> str:
+def render_changes(
+    changes: Sequence[FileChange], shown: Sequence[FileChange], initial: str = ""
+) -> str:
     """Each change as what it added (a pure addition) or the whole new content."""
     before: dict[int, str] = {}
-    content = ""
+    content = initial
     for i, change in enumerate(changes):
         before[i] = content
         content = change.content

@@ -241,11 +241,13 @@ class ReviewTools:
         return f"{head}\n{render_memory(shown)}"
 
     def file_history(self, args: FileHistoryArgs) -> str:
-        changes = self.reader(args.run).trace(args.episode).file_history(args.file)
+        episode = self.reader(args.run).trace(args.episode)
+        changes = episode.file_history(args.file)
+        initial = episode.header().initial_files.get(args.file, "")
         stop = args.stop
         shown = [c for c in changes if c.step >= args.start and (stop is None or c.step < stop)]
         head = f"{args.file} in {args.episode}: {len(changes)} changes, {len(shown)} shown"
-        return f"{head}\n{render_changes(changes, shown)}"
+        return f"{head}\n{render_changes(changes, shown, initial)}"
 
     # ------------------------------------------------------------------ the optimisation
 
