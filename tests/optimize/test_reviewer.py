@@ -396,3 +396,16 @@ def test_a_child_of_a_child_keeps_the_lineage_rule(minihack_run: Path, tmp_path:
     ctx = context((minihack_run,), limits=ReviewLimits(max_submissions=1))
     outcome = LLMReviewer(model).review(ctx, tmp_path / "a")
     assert outcome.failure is not None and "parent: must be 'minihack-v0'" in outcome.failure
+
+
+def test_calls_after_the_last_allowed_refusal_are_not_run(
+    minihack_run: Path, tmp_path: Path
+) -> None:
+    model = ScriptedChatModel([reply(submit(wording_only()), submit(child_yaml()))])
+    ctx = context((minihack_run,), limits=ReviewLimits(max_submissions=1))
+    outcome = LLMReviewer(model).review(ctx, tmp_path / "a")
+    assert outcome.scaffold_text is None and outcome.failure is not None
+    assert outcome.failure.startswith("invalid: all 1 submissions were refused")
+    assert "\n" not in outcome.failure
+    kinds = [e["event"] for e in events(tmp_path / "a")]
+    assert kinds[-4:] == ["submission", "tool_result", "skipped", "end"]

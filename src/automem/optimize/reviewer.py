@@ -47,6 +47,7 @@ from automem.scaffold import Scaffold, dump, parse, validate_text
 CODE_DIR = "code"
 CODE_NAME = re.compile(r"[a-z_][a-z0-9_]*\.py")
 MAX_CODE_CHARS = 100_000
+MAX_FAILURE_CHARS = 500
 DEFAULT_SAMPLING = Sampling(temperature=1.0, max_tokens=8192)
 
 
@@ -137,6 +138,8 @@ class _Session:
     accepted: tuple[CheckedProposal, SubmitArgs] | None = None
     code_files: list[str] = field(default_factory=list)
     loaded: set[str] = field(default_factory=set)
+    last_refusal: str = ""  # the first reason of the last refused submission
+    context_failure: str = ""  # why the conversation could not go on, if it outgrew the model
 
     def __post_init__(self) -> None:
         # The caller's inputs: a parent that does not validate is a bug of the caller.
@@ -174,7 +177,7 @@ class _Session:
             logged = len(messages)
             reply = self._call(messages)
             if reply is None:
-                return self._end(failure=self._context_failure)
+                return self._end(failure=self.context_failure)
             messages.append(_assistant(reply))
             if not reply.tool_calls:
                 if reminded:
@@ -191,14 +194,11 @@ class _Session:
             if self.refused >= limits.max_submissions:
                 return self._end(
                     failure=f"invalid: all {self.refused} submissions were refused by the "
-                    f"checks; the last: {self._last_refusal}"
+                    f"checks; the last: {self.last_refusal}"
                 )
             messages.append(ChatMessage(role="tool", tool_results=tuple(results)))
 
     # ------------------------------------------------------------------ model calls
-
-    _context_failure = ""
-    _last_refusal = ""
 
     def _cap_hit(self) -> str | None:
         limits, totals = self.context.limits, self.totals
@@ -231,7 +231,7 @@ class _Session:
         except ModelError as exc:
             self.transcript.write("error", turn=self.turns, kind=exc.kind, message=str(exc))
             if exc.kind == "context_length":
-                self._context_failure = f"context: the conversation outgrew the model ({exc})"
+                self.context_failure = f"context: the conversation outgrew the model ({exc})"
                 return None
             raise ModelError(
                 f"reviewer {self.reviewer.name}: model call {self.turns} failed ({exc.kind}): "
@@ -256,7 +256,8 @@ class _Session:
     def _run_calls(self, calls: tuple[ToolCall, ...]) -> list[ToolResult]:
         results = []
         for call in calls:
-            if self.accepted is not None:  # an accepted submit ends the session
+            ended = self.refused >= self.context.limits.max_submissions
+            if self.accepted is not None or ended:  # the session ends after this reply
                 self.transcript.write("skipped", turn=self.turns, call_id=call.id, name=call.name)
                 continue
             result = self._run_call(call)
@@ -296,7 +297,7 @@ class _Session:
             self.transcript.write("submission", number=number, ok=True, changes=checked.changes)
             return "accepted: " + "; ".join(checked.changes)
         self.refused += 1
-        self._last_refusal = checked.reasons[0]
+        self.last_refusal = checked.reasons[0]
         self.transcript.write("submission", number=number, ok=False, reasons=checked.reasons)
         left = self.context.limits.max_submissions - self.refused
         raise ToolCallError(
@@ -313,7 +314,7 @@ class _Session:
                 import_plugin(str(self.attempt_dir / name))
             except PluginError as exc:
                 self.refused += 1
-                self._last_refusal = str(exc)
+                self.last_refusal = str(exc)
                 self.transcript.write(
                     "submission", number=self.refused, ok=False, reasons=[str(exc)]
                 )
@@ -358,8 +359,11 @@ class _Session:
                 turns=self.turns,
             )
         else:
+            line = " ".join((failure or "no submit").split())  # one line, whatever it quotes
+            if len(line) > MAX_FAILURE_CHARS:
+                line = line[:MAX_FAILURE_CHARS] + "..."
             outcome = ReviewOutcome(
-                failure=failure or "no submit",
+                failure=line,
                 code_files=tuple(self.code_files),
                 usage=self.totals.usage(),
                 turns=self.turns,
