@@ -25,7 +25,7 @@ from automem.optimize.reviewer_tools import (
 )
 from automem.runs.reader import RunReader
 from automem.traces import Trace
-from automem.traces.schema import StepRecord
+from automem.traces.schema import CallRecord, StepRecord
 from automem.traces.stats import episode_stats
 from tests.optimize.reviewer_setup import (
     EPISODES,
@@ -247,3 +247,30 @@ def test_the_tools_write_nothing(minihack_run: Path, tmp_path: Path) -> None:
     call(box, "search", SearchArgs(run="parent-0", pattern="east"))
     call(box, "memory_at", MemoryAtArgs(run="parent-0", episode=EPISODES[0], step=3))
     assert snapshot(run_copy) == before  # no index, no cache, nothing
+
+
+def test_a_reply_stored_at_an_earlier_step_is_shown_where_it_was_given(
+    minihack_run: Path,
+) -> None:
+    # A reply repeated word for word is stored once: the call of a later step refers to it.
+    episode = EPISODES[0]
+    trace = Trace.read(minihack_run / "episodes" / episode / "trace.jsonl")
+    first_step = {m.id: m.step for m in trace.messages.values()}
+    repeated = [
+        c
+        for c in trace.of_type(CallRecord)
+        if c.response is not None and first_step[c.response] < c.step
+    ]
+    assert repeated, "the scripted model repeats some reply in 20 steps"
+    call_record = repeated[0]
+    text = call(
+        tools(minihack_run),
+        "read_steps",
+        ReadSteps(run="parent-0", episode=episode, start=call_record.step),
+    )
+    reply = trace.messages[call_record.response].content
+    where = f"[{call_record.phase} turn {call_record.turn}] model replied"
+    assert where in text and reply.splitlines()[-1] in text
+    assert "(reply not found in the trace)" not in text
+    found = RunReader(minihack_run).trace(episode).replies([call_record.response])
+    assert found[call_record.response].content == reply
