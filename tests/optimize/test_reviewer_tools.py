@@ -125,6 +125,20 @@ def test_search_returns_step_references(minihack_run: Path) -> None:
         call(box, "search", SearchArgs(run="parent-0", pattern="(", regex=True))
 
 
+@pytest.mark.parametrize("pattern", ["(a+)+$", r"(\w*x)*y", "(ab{2,})+", "((a|b)*c)*"])
+def test_a_regex_with_nested_repeats_is_refused(minihack_run: Path, pattern: str) -> None:
+    with pytest.raises(ValueError, match="can take exponential time"):
+        call(tools(minihack_run), "search", SearchArgs(run="parent-0", pattern=pattern, regex=True))
+
+
+@pytest.mark.parametrize("pattern", [r"collect_\w+|place_table", r"(north|south)+", r"\(a+\)+"])
+def test_a_regex_without_nested_repeats_runs(minihack_run: Path, pattern: str) -> None:
+    text = call(
+        tools(minihack_run), "search", SearchArgs(run="parent-0", pattern=pattern, regex=True)
+    )
+    assert text.split(" ", 1)[1].startswith("matches")
+
+
 def test_memory_at_and_file_history_match_the_reader(minihack_run: Path) -> None:
     box = tools(minihack_run)
     episode = EPISODES[0]

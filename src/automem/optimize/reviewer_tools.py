@@ -211,6 +211,11 @@ class ReviewTools:
         return f"episode {args.episode}, steps {args.start}..{stop - 1} of {count}:\n{text}"
 
     def search(self, args: SearchArgs) -> str:
+        if args.regex and nested_repeat(args.pattern):
+            raise ValueError(
+                "search: a repeated group that holds a repeat, like (a+)+, can take exponential "
+                "time; write the regex without nesting repeats"
+            )
         reader = self.reader(args.run)
         episodes = None
         if args.episode is not None:
@@ -295,6 +300,36 @@ class ReviewTools:
             f"attempt {failed.attempt}; scores: {scores}; its runs: {runs}\n"
             f"diff against the parent:\n{failed.diff}\n\nits scaffold:\n{failed.scaffold_text}"
         )
+
+
+def nested_repeat(pattern: str) -> bool:
+    """Whether a repeated group holds a repeat, e.g. ``(a+)+`` or ``((a|b)*c)*``: such a regex
+    can take exponential time on a long text, and a model's pattern must not stall the session.
+    """
+    stack: list[bool] = []  # per open group: does it hold a repeat so far
+    i, in_class = 0, False
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char == "(":
+            stack.append(False)
+        elif char == ")" and stack:
+            inner = stack.pop()
+            repeated = pattern[i + 1 : i + 2] in ("+", "*", "{")
+            if inner and repeated:
+                return True
+            if stack and (inner or repeated):
+                stack[-1] = True
+        elif char in "+*{" and stack:
+            stack[-1] = True
+        i += 1
+    return False
 
 
 _DESCRIPTIONS = {
