@@ -18,7 +18,7 @@ from automem.optimize import check_proposal
 from automem.optimize.review import Reviewer, ReviewLimits
 from automem.optimize.reviewer import LLMReviewer
 from automem.optimize.transcript import read_transcript
-from automem.scaffold import HelperConfig, parse
+from automem.scaffold import HelperConfig, dump, parse
 from tests.optimize.reviewer_setup import (
     EPISODES,
     child,
@@ -388,10 +388,8 @@ def test_a_code_file_that_fails_to_import_refuses_the_submission(
     assert outcome.code_files == ("code/broken.py",)
 
 
-def test_a_child_of_a_child_keeps_the_lineage_rule(minihack_run: Path, tmp_path: Path) -> None:
+def test_a_submission_naming_another_parent_is_refused(minihack_run: Path, tmp_path: Path) -> None:
     wrong_parent = child().model_copy(update={"parent": "crafter-v0"})
-    from automem.scaffold import dump
-
     model = ScriptedChatModel([reply(submit(dump(wrong_parent)))])
     ctx = context((minihack_run,), limits=ReviewLimits(max_submissions=1))
     outcome = LLMReviewer(model).review(ctx, tmp_path / "a")
