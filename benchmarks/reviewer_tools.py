@@ -6,7 +6,10 @@ benchmarks/report_build.py does, then times through :class:`automem.runs.reader.
 
 - the first index build (the one full pass over the trace);
 - from a new reader that loads the stored index (a new process), the first call of each tool;
-- warm calls: a 10-step range, the memory at a step, a plain search, a regex search.
+- warm calls: a 10-step range, the memory at a step, a plain search, a regex search;
+- the same through the LLM reviewer's tools (:class:`automem.optimize.reviewer_tools.ReviewTools`,
+  which add rendering and the result cap), plus file_history, and list_episodes (its first call
+  reads the whole trace for the statistics, timed apart; later calls are cached).
 
     python benchmarks/reviewer_tools.py [--steps 2000] [--seed 5] [--repeats 20]
 """
@@ -26,7 +29,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from automem.optimize.review import ReviewContext
+from automem.optimize.reviewer_tools import (
+    FileHistoryArgs,
+    MemoryAtArgs,
+    ReadSteps,
+    ReviewTools,
+    RunArgs,
+    SearchArgs,
+)
 from automem.runs.reader import EpisodeReader, RunReader
+from automem.scaffold import dump, load
 from report_build import make_long_run
 
 TARGET_MS = 50.0
@@ -53,6 +66,36 @@ def tools(
         "search_plain": lambda: episode.search("wood", limit=50),
         "search_plain_rare": lambda: episode.search("diamond", limit=50),
         "search_regex": lambda: episode.search(r"collect_\w+|place_table", regex=True, limit=50),
+    }
+
+
+def tool_calls(
+    box: ReviewTools, episode: str, rng: random.Random, steps: int
+) -> dict[str, Callable[[], object]]:
+    """One call of each reviewer tool through :meth:`ReviewTools.run`, at a random step."""
+
+    def read_steps() -> object:
+        k = rng.randrange(steps - 10)
+        return box.run(
+            "read_steps", ReadSteps(run="parent-0", episode=episode, start=k, stop=k + 10)
+        )
+
+    def memory_at() -> object:
+        args = MemoryAtArgs(run="parent-0", episode=episode, step=rng.randrange(steps))
+        return box.run("memory_at", args)
+
+    def search(pattern: str, regex: bool = False) -> Callable[[], object]:
+        args = SearchArgs(run="parent-0", pattern=pattern, regex=regex, ignore_case=False)
+        return lambda: box.run("search", args)
+
+    history = FileHistoryArgs(run="parent-0", episode=episode, file="actions_log", start=1000)
+    return {
+        "tool_read_steps_10": read_steps,
+        "tool_memory_at": memory_at,
+        "tool_search_plain": search("wood"),
+        "tool_search_regex": search(r"collect_\w+|place_table", regex=True),
+        "tool_file_history": lambda: box.run("file_history", history),
+        "tool_list_episodes_cached": lambda: box.run("list_episodes", RunArgs(run="parent-0")),
     }
 
 
@@ -96,6 +139,15 @@ def main() -> None:
         calls = tools(episode, rng, args.steps)
         plain = {f"{k}_bytes": v for k, v in calls.items() if k.startswith("search_plain")}
         warm = {**measure(plain, args.repeats), **measure(calls, args.repeats)}
+        context = ReviewContext(
+            game="crafter",
+            objective="benchmark",
+            parent_text=dump(load("crafter-v0")),
+            parent_runs=(run_dir,),
+        )
+        box = ReviewTools(context)
+        list_first_ms = timed(lambda: box.run("list_episodes", RunArgs(run="parent-0")))
+        tools_warm = measure(tool_calls(box, episode_id, rng, args.steps), args.repeats)
         result = {
             "steps": episode.step_count(),
             "trace_bytes": episode.trace_path.stat().st_size,
@@ -107,6 +159,11 @@ def main() -> None:
             "warm": warm,
             "target_ms": TARGET_MS,
             "warm_all_under_target": all(v["max_ms"] < TARGET_MS for v in warm.values()),
+            "tool_list_episodes_first_call_ms": round(list_first_ms, 1),
+            "tools_warm": tools_warm,
+            "tools_warm_all_under_target": all(
+                v["max_ms"] < TARGET_MS for v in tools_warm.values()
+            ),
             "load_average_1min": round(os.getloadavg()[0], 2),
         }
         print(json.dumps(result, indent=2))

@@ -42,6 +42,7 @@ def test_every_statistic_of_a_known_episode(tmp_path: Path) -> None:
     assert stats.writes_per_search == 4.0
     assert stats.reward_events == 1
     assert stats.longest_zero_reward_streak == 1
+    assert stats.mean_zero_reward_streak == 1.0  # step 0, then step 2: two streaks of one
     assert stats.model_calls == len(REPLIES)
     assert stats.prompt_tokens == 10 * len(REPLIES)  # ListModel reports 10 per call
     assert stats.fallbacks == 0 and stats.model_errors == 0
@@ -91,3 +92,17 @@ def test_a_current_trace_without_the_count_is_refused(tmp_path: Path) -> None:
     broken = Trace.read(as_version_1(tmp_path / "trace.jsonl", keep_version=True))
     with pytest.raises(TraceError, match=r"SEARCH record of step 0 \(turn 0\) has no 'matches'"):
         episode_stats(broken)
+
+
+def test_mean_zero_reward_streak_averages_the_maximal_runs(tmp_path: Path) -> None:
+    # right earns a reward when it reaches a new cell: wait, wait, right, wait, wait, wait
+    # gives zero-reward runs of 2 and 3 steps.
+    plans = ["wait", "wait", "right", "wait", "wait", "wait"]
+    replies = [f"<|ACTION|>{plans[0]}<|END|>"]
+    for action in plans[1:]:
+        replies += ["<|DONE|>", f"<|ACTION|>{action}<|END|>"]
+    trace, _ = play(tmp_path, replies, max_steps=len(plans))
+    stats = episode_stats(trace)
+    assert [s.reward > 0 for s in trace.steps] == [False, False, True, False, False, False]
+    assert stats.longest_zero_reward_streak == 3
+    assert stats.mean_zero_reward_streak == pytest.approx(2.5)

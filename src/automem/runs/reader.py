@@ -35,7 +35,7 @@ from automem.runs.summary import EpisodeSummary
 from automem.runs.trace_index import NO_STEP, Span, StaleIndex, TraceIndex
 from automem.runs.trace_search import SearchHit, TraceSearch
 from automem.traces.io import TraceError
-from automem.traces.schema import TRACE_RECORD, Header
+from automem.traces.schema import TRACE_RECORD, Header, MessageRecord
 
 TRACE_FILE = "trace.jsonl"
 INDEX_FILE = "trace.index.json"
@@ -162,6 +162,17 @@ class EpisodeReader:
         def read(index: TraceIndex) -> list[BaseModel]:
             spans = [s for s in index.segments if start <= s[0] < stop]
             return self._read(spans)
+
+        return self._with_index(read)
+
+    def replies(self, ids: Iterable[int]) -> dict[int, MessageRecord]:
+        """The model replies (assistant messages) of these ids, wherever the trace stored them
+        (a reply repeated word for word is stored once, at its first step)."""
+        wanted = sorted(set(ids))
+
+        def read(index: TraceIndex) -> dict[int, MessageRecord]:
+            spans = [index.messages[i] for i in wanted if i in index.messages]
+            return {r.id: r for r in self._read(spans) if isinstance(r, MessageRecord)}
 
         return self._with_index(read)
 

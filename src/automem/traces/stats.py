@@ -3,11 +3,11 @@
 Per episode: unproductive actions (invalid, or no visible effect), redundant writes (a write
 that leaves the file as it was, or appends a line the file already holds), empty searches,
 writes per search, reads whose result was used, tokens per step, fallbacks, model errors,
-and the progress statistics loop 1's reviewer reads (reward events, longest zero-reward
-streak). Everything here is a pure function of the trace, and of its records' structured
-fields (a search's ``matches``, a write's arguments), never of the wording of a result: a
-changed message cannot change a statistic. The one exception is schema v1 traces, whose
-command records have no ``matches``: their empty searches are read from the v1 wording.
+and the progress statistics loop 1's reviewer reads (reward events, longest and mean
+zero-reward streak). Everything here is a pure function of the trace, and of its records'
+structured fields (a search's ``matches``, a write's arguments), never of the wording of a
+result: a changed message cannot change a statistic. The one exception is schema v1 traces,
+whose command records have no ``matches``: their empty searches are read from the v1 wording.
 """
 
 from __future__ import annotations
@@ -52,6 +52,8 @@ class EpisodeStats(BaseModel):
     reads: int
     reads_used: int
     refused_commands: int
+    # Added after the first summaries were written: a default keeps those readable.
+    mean_zero_reward_streak: float = 0.0
 
     def rate(self, part: int, whole: int) -> float:
         return part / whole if whole else 0.0
@@ -134,6 +136,7 @@ def episode_stats(trace: Trace) -> EpisodeStats:
         reads=len(reads),
         reads_used=_reads_used(trace, reads),
         refused_commands=sum(1 for c in commands if not c.ok),
+        mean_zero_reward_streak=_mean_zero_streak(steps),
     )
 
 
@@ -212,6 +215,24 @@ def _reads_used(trace: Trace, reads: list[CommandRecord]) -> int:
         later = [text for at, text in replies.get(read.step, []) if at > when]
         used += any(line in text for line in lines for text in later)
     return used
+
+
+def _zero_streaks(steps: list[StepRecord]) -> list[int]:
+    """The lengths of the maximal runs of consecutive zero-reward steps."""
+    streaks, run = [], 0
+    for step in steps:
+        if step.reward > 0:
+            if run:
+                streaks.append(run)
+            run = 0
+        else:
+            run += 1
+    return [*streaks, run] if run else streaks
+
+
+def _mean_zero_streak(steps: list[StepRecord]) -> float:
+    streaks = _zero_streaks(steps)
+    return sum(streaks) / len(streaks) if streaks else 0.0
 
 
 def _longest_zero_streak(steps: list[StepRecord]) -> int:
