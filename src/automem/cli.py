@@ -799,5 +799,16 @@ def _register_train() -> None:
 
 _register_train()
 
+
+def _register_loop2() -> None:
+    """`automem collect` and `automem select` (automem/train/loop2_cli.py)."""
+    from automem.train.loop2_cli import collect_command, select_command
+
+    app.command("collect")(collect_command(fail, _launch))
+    app.command("select")(select_command(fail))
+
+
+_register_loop2()
+
 if __name__ == "__main__":
     app()

@@ -1,0 +1,52 @@
+"""A write later retrieved by a read whose result preceded progression or reward (positive).
+
+A successful write of the turn added lines to a file (:attr:`WriteEffect.added_lines`). It
+counts once when a later successful SEARCH, READ or TAIL of the same file (later in the
+episode's order: step, LOG before PLAN, turn) showed one of those lines in its result, and
+the action of the read's step or of one of the next ``horizon - 1`` steps brought reward or
+raised progression.
+"""
+
+from __future__ import annotations
+
+from automem.train.episode import EpisodeData, Turn, order
+from automem.train.signals.base import Hit, SignalParams, definition, short
+
+NAME = "retrieved_write"
+DEFINITION = definition(__doc__)
+RETRIEVAL_OPS = frozenset({"SEARCH", "READ", "TAIL"})
+
+
+def _progress_within(episode: EpisodeData, step: int, horizon: int) -> int | None:
+    """The first step in step..step + horizon - 1 whose action progressed, or None."""
+    return next((s for s in range(step, step + horizon) if episode.progressed(s)), None)
+
+
+def hits(turn: Turn, episode: EpisodeData, params: SignalParams) -> list[Hit]:
+    found = []
+    for position in turn.commands:
+        effect = episode.writes.get(position)
+        if effect is None:
+            continue
+        lines = [x for x in effect.added_lines if len(x) >= params.min_line_chars]
+        for later in episode.commands[position + 1 :]:
+            if not lines:
+                break
+            if later.op not in RETRIEVAL_OPS or not later.ok or later.turn < 0:
+                continue
+            if episode.file_of(later) != effect.file:
+                continue
+            if order(later.step, later.phase, later.turn) <= turn.when:
+                continue
+            shown = [x for x in lines if x in later.result]
+            progress = _progress_within(episode, later.step, params.horizon) if shown else None
+            if progress is not None:
+                found.append(
+                    Hit(
+                        signal=NAME,
+                        detail=f"{effect.file}: {short(shown[0], 60)!r} retrieved by "
+                        f"{later.op} at step {later.step}, progress at step {progress}",
+                    )
+                )
+                break
+    return found
