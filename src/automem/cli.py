@@ -801,11 +801,12 @@ _register_train()
 
 
 def _register_loop2() -> None:
-    """`automem collect` and `automem select` (automem/train/loop2_cli.py)."""
-    from automem.train.loop2_cli import collect_command, select_command
+    """`automem collect`, `select` and `specialize` (automem/train/loop2_cli.py)."""
+    from automem.train.loop2_cli import collect_command, select_command, specialize_command
 
     app.command("collect")(collect_command(fail, _launch))
     app.command("select")(select_command(fail))
+    app.command("specialize")(specialize_command(fail, _launch))
 
 
 _register_loop2()

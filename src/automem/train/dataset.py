@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from automem.runs.directory import write_json_atomic
 from automem.train.criteria import SelectCriteria
 from automem.train.examples import write_examples
-from automem.train.select import Decision, Selection
+from automem.train.select import Decision, Selection, select
 from automem.train.signals import BY_NAME
 from automem.train.verbatim import VerbatimReport, check_verbatim
 
@@ -127,3 +128,20 @@ def write_selection(out: Path, selection: Selection, criteria: SelectCriteria) -
     write_json_atomic(out / STATS, statistics(selection))
     write_json_atomic(out / CRITERIA, criteria_record(criteria, selection))
     return report
+
+
+def select_and_write(runs: Sequence[Path], out: Path, criteria: SelectCriteria) -> Selection:
+    """Select from ``runs`` into ``out``, with the judge the criteria name (if any)."""
+    from automem.models import load_model
+    from automem.train.judge import Judge
+
+    model = load_model(criteria.judge) if criteria.judge else None
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        judge = Judge(model, out / "judge.jsonl") if model is not None else None
+        selection = select(runs, criteria, judge)
+        write_selection(out, selection, criteria)
+    finally:
+        if model is not None:
+            model.close()
+    return selection

@@ -150,23 +150,81 @@ def select_command(fail: Fail) -> Callable[..., None]:
 
 
 def run_selection(runs: list[Path], out_dir: Path, criteria: Any) -> str:
-    """Select and write; returns the summary line. Loads the judge model when one is named."""
-    from automem.models import load_model
-    from automem.train.dataset import write_selection
-    from automem.train.judge import Judge
-    from automem.train.select import select
+    """Select and write; returns the summary line."""
+    from automem.train.dataset import select_and_write
 
-    model = load_model(criteria.judge) if criteria.judge else None
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        judge = Judge(model, out_dir / "judge.jsonl") if model is not None else None
-        selection = select(runs, criteria, judge)
-        write_selection(out_dir, selection, criteria)
-    finally:
-        if model is not None:
-            model.close()
-    accepted = sum(d.decision == "accept" for d in selection.decisions)
+    selection = select_and_write(runs, out_dir, criteria)
     return (
         f"reviewed {len(selection.decisions)} turns of {len(selection.episodes)} episodes: "
-        f"accepted {accepted}, {len(selection.examples)} examples in {out_dir}"
+        f"accepted {len(selection.examples)} as examples in {out_dir}"
     )
+
+
+def specialize_command(fail: Fail, launch: Launch) -> Callable[..., None]:
+    def specialize_cmd(
+        suite: Annotated[str, typer.Option(help="Suite to collect on and evaluate with.")],
+        out_dir: Annotated[Path, typer.Option("--out", help="Folder (created or resumed).")],
+        model: Annotated[str, typer.Option(help="The base model spec.")] = "local:smollm2-135m",
+        scaffold: Annotated[
+            list[str] | None, typer.Option(help="Scaffold per game (default: its v0).")
+        ] = None,
+        recipes: Annotated[
+            Path | None,
+            typer.Option(help="YAML list of recipes: name, data (criteria), lora (train fields)."),
+        ] = None,
+        preset: Annotated[
+            str, typer.Option(help="Training preset of the default recipe.")
+        ] = "cpu-small",
+        episodes: Annotated[
+            int | None, typer.Option(help="Collection episodes per task (default: reference).")
+        ] = None,
+        eval_episodes: Annotated[
+            int | None, typer.Option(help="Evaluate on the first N seeds of each task.")
+        ] = None,
+        max_steps: Annotated[int | None, typer.Option(help="Cap every episode's steps.")] = None,
+        draw_seed: Annotated[int, typer.Option(help="Seed of the collection seed draw.")] = 0,
+        avoid: Annotated[
+            list[Path] | None, typer.Option(help="Run or optimisation folder whose seeds to avoid.")
+        ] = None,
+        workers: Annotated[int, typer.Option(help="Episodes run in parallel.")] = 1,
+    ) -> None:
+        """Loop 2 in one command: collect, select, train, evaluate base against specialist.
+
+        Writes a ledger of recipes and their evaluations (ledger.json); rerun to resume.
+        """
+        import yaml
+
+        from automem.train.specialize import Recipe, Settings, specialize
+
+        try:
+            listed = (
+                yaml.safe_load(recipes.read_text(encoding="utf-8"))
+                if recipes is not None
+                else [{"name": "default", "lora": {"preset": preset}}]
+            )
+            if not isinstance(listed, list):
+                raise ValueError(f"{recipes}: a YAML list of recipes expected")
+            settings = Settings(
+                suite=suite,
+                model=model,
+                scaffolds=tuple(scaffold or ()),
+                collect_episodes=episodes,
+                eval_episodes=eval_episodes,
+                max_steps=max_steps,
+                draw_seed=draw_seed,
+                avoid=tuple(str(p) for p in avoid or ()),
+                recipes=tuple(Recipe.model_validate(r) for r in listed),
+            )
+
+            def run(config: Any, out: Path) -> None:
+                launch(config, out, workers, "local", None, None)
+
+            ledger = specialize(settings, out_dir, run=run, say=typer.echo)
+        except (OSError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
+            raise fail(str(exc).replace("\n", " ")) from None
+        for entry in ledger:
+            difference = entry["eval"]["difference"]
+            shown = "n/a" if difference is None else f"{100 * difference['mean']:+.2f} points"
+            typer.echo(f"{entry['recipe']}: specialist - base progression {shown}")
+
+    return specialize_cmd
