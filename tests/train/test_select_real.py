@@ -114,3 +114,32 @@ def test_a_tampered_trace_fails_the_check_and_no_dataset_is_written(
     assert not (tmp_path / "data" / "examples.jsonl").exists()
     report = json.loads((tmp_path / "data" / "verbatim.json").read_text())
     assert report["ok"] is False and first.provenance.call_id in report["problems"][0]
+
+
+def test_select_with_a_judge_on_a_loopback_server_records_its_reasons(
+    collected: Path, tmp_path: Path
+) -> None:
+    from tests.models.httpfake import FakeServer, Reply, openai_call, openai_tool_body
+
+    def respond(received):  # reject every third turn it is shown
+        n = len(server.requests)
+        verdict = {"accept": n % 3 != 0, "reason": f"verdict {n}"}
+        return Reply(body=openai_tool_body(openai_call(f"c{n}", "decide", json.dumps(verdict))))
+
+    out = tmp_path / "judged"
+    with FakeServer(respond=respond) as server:
+        spec = f"openai:judge,base_url={server.url}/v1,backoff_base=0.001"
+        command = ["select", str(collected), "--out", str(out), "--judge", spec]
+        result = CliRunner().invoke(app, command)
+        assert result.exit_code == 0, result.output
+        asked = len(server.requests)
+        again = CliRunner().invoke(app, command)  # verdicts come from judge.jsonl
+        assert again.exit_code == 0 and len(server.requests) == asked
+    decisions = [json.loads(x) for x in (out / "decisions.jsonl").read_text().splitlines()]
+    judged = [d for d in decisions if d["stage"] in ("judge", "accepted")]
+    assert len(judged) == asked > 2
+    assert [d["decision"] for d in judged][:3] == ["accept", "accept", "reject"]
+    assert judged[2]["reason"] == "judge: verdict 3"
+    assert judged[0]["reason"].startswith("judge: verdict 1; signals: score")
+    assert len((out / "judge.jsonl").read_text().splitlines()) == asked
+    assert json.loads((out / "criteria.json").read_text())["judge"] == spec
