@@ -45,9 +45,11 @@ def statistics(selection: Selection) -> dict[str, Any]:
     accepted = [d for d in decisions if d.decision == "accept"]
     hits = Counter(h.signal for d in decisions for h in d.signals)
     hits_kept = Counter(h.signal for d in accepted for h in d.signals)
+    reviewed = Counter((d.run, d.episode_id) for d in decisions)
+    kept = Counter((d.run, d.episode_id) for d in accepted)
     per_episode = []
     for run, episode, steered_in in selection.episodes:
-        mine = [d for d in decisions if d.run == run and d.episode_id == episode.episode_id]
+        key = (run, episode.episode_id)
         per_episode.append(
             {
                 "run": run,
@@ -55,8 +57,8 @@ def statistics(selection: Selection) -> dict[str, Any]:
                 "env_id": episode.env_id,
                 "progression": episode.progression,
                 "steered_in": steered_in,
-                "candidates": len(mine),
-                "accepted": sum(d.decision == "accept" for d in mine),
+                "candidates": reviewed[key],
+                "accepted": kept[key],
             }
         )
     return {

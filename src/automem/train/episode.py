@@ -29,6 +29,7 @@ from automem.traces.schema import (
 from automem.train.examples import ChatMessage, Example, Provenance, call_id
 
 _PHASE_ORDER = {"log": 0, "plan": 1}
+RETRIEVAL_OPS = frozenset({"SEARCH", "READ", "TAIL"})  # the reads that show file lines
 
 
 def order(step: int, phase: str, turn: int) -> tuple[int, int, int]:
@@ -88,6 +89,7 @@ class EpisodeData:
     writes: dict[int, WriteEffect] = field(default_factory=dict)  # command position -> effect
     _turns: list[Turn] | None = field(default=None, repr=False)
     _by_id: dict[str, Turn] | None = field(default=None, repr=False)
+    _reads: dict[str, list[int]] | None = field(default=None, repr=False)
 
     @classmethod
     def read(cls, reader: EpisodeReader, progression: float | None = None) -> EpisodeData:
@@ -201,6 +203,16 @@ class EpisodeData:
         """What the agent saw at ``step``: the observation and its short-term part."""
         record = self.observations.get(step)
         return "" if record is None else f"{record.text}\n{record.short_term}"
+
+    def reads_of(self, name: str) -> list[int]:
+        """Positions of the successful model-issued SEARCH, READ and TAIL commands of a file."""
+        if self._reads is None:
+            self._reads = defaultdict(list)
+            for position, record in enumerate(self.commands):
+                model_read = record.op in RETRIEVAL_OPS and record.ok and record.turn >= 0
+                if model_read and (file := self.file_of(record)) is not None:
+                    self._reads[file].append(position)
+        return self._reads.get(name, [])
 
     def file_of(self, record: CommandRecord) -> str | None:
         """The memory file a command names (None for a command with no file argument)."""

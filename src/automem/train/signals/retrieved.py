@@ -9,12 +9,13 @@ raised progression.
 
 from __future__ import annotations
 
-from automem.train.episode import EpisodeData, Turn, order
+import bisect
+
+from automem.train.episode import EpisodeData, Turn, WriteEffect, order
 from automem.train.signals.base import Hit, SignalParams, definition, short
 
 NAME = "retrieved_write"
 DEFINITION = definition(__doc__)
-RETRIEVAL_OPS = frozenset({"SEARCH", "READ", "TAIL"})
 
 
 def _progress_within(episode: EpisodeData, step: int, horizon: int) -> int | None:
@@ -22,31 +23,31 @@ def _progress_within(episode: EpisodeData, step: int, horizon: int) -> int | Non
     return next((s for s in range(step, step + horizon) if episode.progressed(s)), None)
 
 
+def _retrieval(
+    turn: Turn, episode: EpisodeData, params: SignalParams, position: int, effect: WriteEffect
+) -> Hit | None:
+    """The first later read of the write's file that showed an added line before progress."""
+    lines = [x for x in effect.added_lines if len(x) >= params.min_line_chars]
+    reads = episode.reads_of(effect.file)
+    for at in reads[bisect.bisect_right(reads, position) :] if lines else []:
+        later = episode.commands[at]
+        if order(later.step, later.phase, later.turn) <= turn.when:
+            continue
+        shown = [x for x in lines if x in later.result]
+        progress = _progress_within(episode, later.step, params.horizon) if shown else None
+        if progress is not None:
+            return Hit(
+                signal=NAME,
+                detail=f"{effect.file}: {short(shown[0], 60)!r} retrieved by "
+                f"{later.op} at step {later.step}, progress at step {progress}",
+            )
+    return None
+
+
 def hits(turn: Turn, episode: EpisodeData, params: SignalParams) -> list[Hit]:
     found = []
     for position in turn.commands:
         effect = episode.writes.get(position)
-        if effect is None:
-            continue
-        lines = [x for x in effect.added_lines if len(x) >= params.min_line_chars]
-        for later in episode.commands[position + 1 :]:
-            if not lines:
-                break
-            if later.op not in RETRIEVAL_OPS or not later.ok or later.turn < 0:
-                continue
-            if episode.file_of(later) != effect.file:
-                continue
-            if order(later.step, later.phase, later.turn) <= turn.when:
-                continue
-            shown = [x for x in lines if x in later.result]
-            progress = _progress_within(episode, later.step, params.horizon) if shown else None
-            if progress is not None:
-                found.append(
-                    Hit(
-                        signal=NAME,
-                        detail=f"{effect.file}: {short(shown[0], 60)!r} retrieved by "
-                        f"{later.op} at step {later.step}, progress at step {progress}",
-                    )
-                )
-                break
+        if effect is not None and (hit := _retrieval(turn, episode, params, position, effect)):
+            found.append(hit)
     return found
