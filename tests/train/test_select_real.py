@@ -143,3 +143,23 @@ def test_select_with_a_judge_on_a_loopback_server_records_its_reasons(
     assert judged[0]["reason"].startswith("judge: verdict 1; signals: score")
     assert len((out / "judge.jsonl").read_text().splitlines()) == asked
     assert json.loads((out / "criteria.json").read_text())["judge"] == spec
+
+
+def test_select_from_a_folder_that_is_no_run_fails_in_one_line(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    result = CliRunner().invoke(
+        app, ["select", str(tmp_path / "empty"), "--out", str(tmp_path / "d")]
+    )
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: cannot read run {tmp_path / 'empty'}")
+    bad = tmp_path / "c.yaml"
+    bad.write_text("top_share: 2\n", encoding="utf-8")
+    result = CliRunner().invoke(
+        app,
+        ["select", str(tmp_path / "empty"), "--out", str(tmp_path / "d"), "--criteria", str(bad)],
+    )
+    assert (
+        result.exit_code == 2
+        and "c.yaml: criteria top_share: Input should be less" in result.output
+    )

@@ -123,6 +123,7 @@ def load_episodes(runs: Sequence[Path]) -> list[tuple[str, EpisodeData]]:
     for root in runs:
         reader = RunReader(root)
         try:
+            reader.meta()  # a folder that is no run directory fails here, saying so
             finished = reader.finished()
         except ValueError as exc:
             raise SelectError(f"cannot read run {root}: {exc}") from None
