@@ -127,6 +127,24 @@ def test_the_judge_may_reject_and_writes_each_reason(data: EpisodeData, tmp_path
     assert "going right reaches the end" in shown and "retrieved_write +2" in shown
 
 
+def test_a_deciding_judge_sees_every_kept_turn_and_its_verdict_is_final(
+    data: EpisodeData,
+) -> None:
+    replies = [decide(False, "too plain"), decide(True, "useful"), decide(True, "worth it")]
+    model = ScriptedChatModel(replies)
+    sink = review(data, SelectCriteria(judge="scripted-chat", judge_mode="decide"), Judge(model))
+    by_id = {d.call_id: (d.decision, d.stage) for d in sink.decisions}
+    assert by_id == {
+        "1/log/0": ("reject", "judge"),
+        "1/plan/0": ("accept", "accepted"),
+        "2/log/0": ("accept", "accepted"),  # the signals rejected it (redundant); the judge decides
+        "2/plan/0": ("reject", "postprocess"),  # no command to train on: never judged
+        "3/log/0": ("reject", "postprocess"),
+    }
+    assert "redundant_write -2" in model.requests[2].messages[0].content
+    assert model.left == 0
+
+
 def test_a_malformed_verdict_is_corrected_once_then_fails_naming_the_turn(
     data: EpisodeData,
 ) -> None:

@@ -7,7 +7,7 @@ explained and rebuilt from its runs.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import Field, ValidationError, field_validator
@@ -56,8 +56,14 @@ class SelectCriteria(Frozen):
     )
     judge: str | None = Field(
         None,
-        description="Model spec of an LLM judge that reviews each turn the signals accept "
-        "(after post-processing): it may reject it, and it writes the reason.",
+        description="Model spec of an LLM judge that reviews turns after post-processing and "
+        "writes the reason of each verdict.",
+    )
+    judge_mode: Literal["veto", "decide"] = Field(
+        "veto",
+        description="veto: the judge sees the turns the signals accept and may reject them "
+        "(its cost is bounded by them); decide: it sees every steered-in turn that "
+        "post-processing keeps, the signals as evidence, and its verdict is final.",
     )
 
     @field_validator("weights")

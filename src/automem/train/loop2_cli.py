@@ -124,6 +124,10 @@ def select_command(fail: Fail) -> Callable[..., None]:
         judge: Annotated[
             str | None, typer.Option(help="Model spec of an LLM judge (tool calling).")
         ] = None,
+        judge_mode: Annotated[
+            str | None,
+            typer.Option(help="veto: the judge may reject accepted turns; decide: it decides."),
+        ] = None,
     ) -> None:
         """Select verbatim LOG and PLAN memory turns of runs into a training dataset.
 
@@ -138,6 +142,7 @@ def select_command(fail: Fail) -> Callable[..., None]:
             "min_progression": min_progression,
             "horizon": horizon,
             "judge": judge,
+            "judge_mode": judge_mode,
         }
         try:
             chosen = load_criteria(criteria, **overrides)

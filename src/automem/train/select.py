@@ -206,7 +206,8 @@ def review_episode(
             sink.decisions.append(base.model_copy(update=update))
             continue
         accepted, reason = signal_decision(score, hits, criteria)
-        if not accepted:
+        decides = judge is not None and criteria.judge_mode == "decide"
+        if not accepted and not decides:
             sink.decisions.append(base.model_copy(update={"reason": reason}))
             continue
         result, changed = postprocess_one(episode.example(turn))
