@@ -82,12 +82,14 @@ def brief(example: Example, decision: Decision, episode: EpisodeData) -> str:
         else "no action recorded"
     )
     users = [m.content for m in example.messages[:-1] if m.role == "user"]
+    later = ["", "Then, before this reply:", _cut(users[-1], PROMPT_CHARS)] if len(users) > 1 else []
     return "\n".join(
         [
             f"Game: {episode.header.game} ({episode.env_id}); step {decision.step}; "
             f"phase {decision.phase.upper()}; turn {decision.turn}.",
             "The agent was shown:",
-            _cut(users[-1] if users else "", PROMPT_CHARS),
+            _cut(users[0] if users else "", PROMPT_CHARS),
+            *later,
             "",
             "Its reply, as it would be trained on:",
             example.reply,
