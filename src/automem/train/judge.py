@@ -82,7 +82,9 @@ def brief(example: Example, decision: Decision, episode: EpisodeData) -> str:
         else "no action recorded"
     )
     users = [m.content for m in example.messages[:-1] if m.role == "user"]
-    later = ["", "Then, before this reply:", _cut(users[-1], PROMPT_CHARS)] if len(users) > 1 else []
+    later = []
+    if len(users) > 1:  # a later turn: the results it answered
+        later = ["", "Then, before this reply:", _cut(users[-1], PROMPT_CHARS)]
     return "\n".join(
         [
             f"Game: {episode.header.game} ({episode.env_id}); step {decision.step}; "
