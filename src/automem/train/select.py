@@ -121,7 +121,7 @@ def load_episodes(runs: Sequence[Path]) -> list[tuple[str, EpisodeData]]:
     """The finished episodes of every run, in run then folder order."""
     found = []
     for root in runs:
-        reader = RunReader(root)
+        reader = RunReader(root, write_index=False)  # selection only reads a run
         try:
             reader.meta()  # a folder that is no run directory fails here, saying so
             finished = reader.finished()

@@ -38,7 +38,8 @@ def _episode(path: Path, cache: dict[Path, EpisodeData]) -> EpisodeData:
     if path not in cache:
         if path.name != TRACE_FILE:
             raise ValueError(f"{path}: a provenance trace must be a {TRACE_FILE} file")
-        cache[path] = EpisodeData.read(EpisodeReader(path.parent.name, path.parent))
+        reader = EpisodeReader(path.parent.name, path.parent, write_index=False)
+        cache[path] = EpisodeData.read(reader)
     return cache[path]
 
 
