@@ -163,3 +163,12 @@ def test_select_from_a_folder_that_is_no_run_fails_in_one_line(tmp_path: Path) -
         result.exit_code == 2
         and "c.yaml: criteria top_share: Input should be less" in result.output
     )
+
+
+def test_selection_leaves_the_run_directory_as_it_was(collected: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "run"
+    shutil.copytree(collected, copy)
+    before = sorted((p.relative_to(copy), p.stat().st_mtime_ns) for p in copy.rglob("*"))
+    result = CliRunner().invoke(app, ["select", str(copy), "--out", str(tmp_path / "d")])
+    assert result.exit_code == 0, result.output
+    assert sorted((p.relative_to(copy), p.stat().st_mtime_ns) for p in copy.rglob("*")) == before
