@@ -12,9 +12,11 @@ from automem.train.signals import (
     SignalParams,
     consistent,
     contradicted,
+    empty_read,
     empty_search,
     redundant,
     refused,
+    repeated_read,
     retrieved,
     unparseable,
 )
@@ -143,6 +145,34 @@ def test_a_search_that_matches_nothing_is_empty(tmp_path: Path) -> None:
     [hit] = empty_search.hits(turn(data, "1/plan/0"), data, PARAMS)
     assert hit.detail == "SEARCH 'map_notes|dragon'"
     assert empty_search.hits(turn(data, "2/plan/0"), data, PARAMS) == []
+
+
+def test_a_count_that_matches_nothing_is_an_empty_search(tmp_path: Path) -> None:
+    replies = [RIGHT, append("cell one") + "<|COUNT|>map_notes|dragon<|END|>" + DONE, RIGHT]
+    data = episode(tmp_path, replies, steps=2)
+    [hit] = empty_search.hits(turn(data, "1/log/0"), data, PARAMS)
+    assert hit.detail == "COUNT 'map_notes|dragon'"
+
+
+def test_a_read_of_a_file_empty_at_that_time_is_penalised(tmp_path: Path) -> None:
+    read = "<|READ|>map_notes<|END|>"
+    replies = [read, RIGHT, append("cell one") + DONE, read, RIGHT]
+    data = episode(tmp_path, replies, steps=2)
+    [hit] = empty_read.hits(turn(data, "0/plan/0"), data, PARAMS)
+    assert hit.detail == "READ 'map_notes'"
+    assert empty_read.hits(turn(data, "1/plan/0"), data, PARAMS) == []  # written since
+
+
+def test_a_read_repeated_within_a_conversation_is_penalised(tmp_path: Path) -> None:
+    search = "<|SEARCH|>map_notes|cell<|END|>"
+    replies = [RIGHT, append("cell one") + DONE, search + search, search, RIGHT]
+    replies += [search + append("cell two") + search + DONE, RIGHT]
+    data = episode(tmp_path, replies, steps=3)
+    [hit] = repeated_read.hits(turn(data, "1/plan/0"), data, PARAMS)  # twice in one reply
+    assert hit.detail == "SEARCH 'map_notes|cell' again"
+    assert len(repeated_read.hits(turn(data, "1/plan/1"), data, PARAMS)) == 1  # next turn
+    # Step 2 LOG: a new conversation, and a write between the two searches: no repeat.
+    assert repeated_read.hits(turn(data, "2/log/0"), data, PARAMS) == []
 
 
 def test_a_refused_command_is_penalised(tmp_path: Path) -> None:

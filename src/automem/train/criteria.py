@@ -25,6 +25,8 @@ DEFAULT_WEIGHTS: dict[str, float] = {
     "consistent_search": 1.0,
     "redundant_write": -2.0,
     "empty_search": -1.0,
+    "empty_read": -1.0,
+    "repeated_read": -1.0,
     "refused_command": -1.0,
     "unparseable": -3.0,
     "contradicted_write": -3.0,

@@ -87,6 +87,7 @@ class EpisodeData:
     steps: dict[int, StepRecord]
     observations: dict[int, ObservationRecord]
     writes: dict[int, WriteEffect] = field(default_factory=dict)  # command position -> effect
+    read_sizes: dict[int, int] = field(default_factory=dict)  # READ/TAIL position -> file size
     _turns: list[Turn] | None = field(default=None, repr=False)
     _by_id: dict[str, Turn] | None = field(default=None, repr=False)
     _reads: dict[str, list[int]] | None = field(default=None, repr=False)
@@ -111,26 +112,27 @@ class EpisodeData:
             steps=steps,
             observations={r.step: r for r in records if isinstance(r, ObservationRecord)},
         )
-        data.writes = data._replay_writes()
+        data._replay()
         return data
 
     @property
     def env_id(self) -> str:
         return self.header.env_id
 
-    def _replay_writes(self) -> dict[int, WriteEffect]:
+    def _replay(self) -> None:
+        """Replay the successful writes: each one's effect, and the size of each file read."""
         files = dict(self.header.initial_files)
-        map_file = self.header.limits.map_file
-        effects: dict[int, WriteEffect] = {}
         for position, record in enumerate(self.commands):
-            if not record.ok or record.op not in WRITE_OPS:
+            if not record.ok or (name := self.file_of(record)) is None:
                 continue
-            name = record.file or (map_file if record.op == "UPSERT_MAP" else record.args[0])
+            if record.op in ("READ", "TAIL"):
+                self.read_sizes[position] = len(files.get(name, "").strip())
+            if record.op not in WRITE_OPS:
+                continue
             before = files.get(name, "")
             after = apply_mutation(record.op, record.args, before)
-            effects[position] = WriteEffect(file=name, before=before, after=after)
+            self.writes[position] = WriteEffect(file=name, before=before, after=after)
             files[name] = after
-        return effects
 
     def turns(self) -> list[Turn]:
         """Every answered model call, in trace order."""

@@ -5,9 +5,11 @@ from types import ModuleType
 from automem.train.signals import (
     consistent,
     contradicted,
+    empty_read,
     empty_search,
     redundant,
     refused,
+    repeated_read,
     retrieved,
     unparseable,
 )
@@ -18,6 +20,8 @@ SIGNALS: tuple[ModuleType, ...] = (
     consistent,
     redundant,
     empty_search,
+    empty_read,
+    repeated_read,
     refused,
     unparseable,
     contradicted,
