@@ -139,3 +139,22 @@ def test_specialize_trains_a_real_adapter(tmp_path: Path) -> None:
     assert adapter.stat().st_size > 1000 and handed == [
         f"memory=scripted,lora={adapter};action=scripted"
     ]
+
+
+def test_the_cli_refuses_bad_recipes_in_one_line_before_running_anything(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from automem.cli import app
+
+    recipes = tmp_path / "recipes.yaml"
+    recipes.write_text("- name: a\n  lora: {output_dir: /tmp/x}\n", encoding="utf-8")
+    out = tmp_path / "spec"
+    command = ["specialize", "--suite", "crafter", "--model", "scripted", "--out", str(out)]
+    result = CliRunner().invoke(app, [*command, "--recipes", str(recipes)])
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "may not set data or output_dir" in lines[0]
+    recipes.write_text("name: a\n", encoding="utf-8")
+    result = CliRunner().invoke(app, [*command, "--recipes", str(recipes)])
+    assert result.exit_code == 2 and "a YAML list of recipes expected" in result.output
+    assert not out.exists()
