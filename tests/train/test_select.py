@@ -103,6 +103,8 @@ def test_steering_keeps_the_top_share_of_each_environment(tmp_path: Path) -> Non
     out = steer(episodes, SelectCriteria(top_share=0.5))
     assert [out[i] is None for i in range(4)] == [False, True, True, False]
     assert "ranks 4 of 4 in line; the top share 0.5 keeps 2" in str(out[0])
+    many = (episodes * 7)[:25]  # 0.28 of 25 keeps 7 (the float 0.28 x 25 would round up to 8)
+    assert sum(v is None for v in steer(many, SelectCriteria(top_share=0.28)).values()) == 7
     floor = steer(episodes, SelectCriteria(top_share=1.0, min_progression=0.4))
     assert [floor[i] is None for i in range(4)] == [False, True, True, False]
 

@@ -147,7 +147,8 @@ def steer(
         ranked = sorted(
             members, key=lambda i: (-episodes[i][1].progression, episodes[i][1].episode_id)
         )
-        keep = max(1, math.ceil(criteria.top_share * len(ranked)))
+        # Rounded up, but 0.28 x 25 is 7, not the 8 its binary float would round up to.
+        keep = max(1, math.ceil(round(criteria.top_share * len(ranked), 9)))
         for rank, i in enumerate(ranked, 1):
             progression = episodes[i][1].progression
             if rank > keep:
