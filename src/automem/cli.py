@@ -809,5 +809,17 @@ def _register_optimize() -> None:
 
 _register_optimize()
 
+
+def _register_loop2() -> None:
+    """`automem collect`, `select` and `specialize` (automem/train/loop2_cli.py)."""
+    from automem.train.loop2_cli import collect_command, select_command, specialize_command
+
+    app.command("collect")(collect_command(fail, _launch))
+    app.command("select")(select_command(fail))
+    app.command("specialize")(specialize_command(fail, _launch))
+
+
+_register_loop2()
+
 if __name__ == "__main__":
     app()

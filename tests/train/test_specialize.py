@@ -1,0 +1,160 @@
+"""`automem specialize`: collect, select, train, evaluate, ledger, resume (real Crafter runs).
+
+The specialist's evaluation needs the two-model spec ``memory=...;action=...`` that the runtime
+does not read yet, so these tests give :func:`specialize` an ``evaluate`` step that checks the
+spec it is handed and then plays the base spec on the same seeds. Everything else is real:
+the runs, the selection, and (in the slow test) the LoRA training.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from automem.runs.config import RunConfig
+from automem.train import read_examples
+from automem.train.sft import TrainResult
+from automem.train.specialize import Recipe, Settings, specialist_spec, specialize
+
+handed: list[str] = []
+
+
+def stand_in(config: RunConfig, out: Path, run: Any) -> None:
+    """Records the specialist spec, then runs the base spec (what the runtime can run today)."""
+    handed.append(config.model)
+    base = config.model.split(";action=", 1)[1]
+    run(config.model_copy(update={"model": base}), out)
+
+
+def settings(**changes: Any) -> Settings:
+    values: dict[str, Any] = {
+        "suite": "crafter",
+        "model": "scripted",
+        "collect_episodes": 2,
+        "eval_episodes": 2,
+        "max_steps": 12,
+        "recipes": (Recipe(name="r1", data={"top_share": 1.0}, lora={"preset": "cpu-tiny"}),),
+    }
+    return Settings(**{**values, **changes})
+
+
+class FakeTrainer:
+    """Stands in for LoRA training in the fast test: writes a config, a result, a file."""
+
+    def __init__(self) -> None:
+        self.configs: list[Any] = []
+
+    def __call__(self, config: Any) -> TrainResult:
+        self.configs.append(config)
+        out = config.output_dir
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.json").write_text(config.model_dump_json(), encoding="utf-8")
+        (out / "adapter.gguf").write_bytes(b"stand-in")
+        return TrainResult(
+            output_dir=str(out),
+            examples=len(read_examples(config.data)),
+            truncated=0,
+            steps=2,
+            epochs=1.0,
+            train_loss=1.0,
+            first_loss=1.2,
+            last_loss=0.8,
+            tokens=10,
+            seconds=1.0,
+            cpu_seconds=1.0,
+            tokens_per_second=10.0,
+            resumed_from_step=0,
+            adapter=str(out / "adapter"),
+            adapter_gguf=str(out / "adapter.gguf"),
+        )
+
+
+def test_the_two_model_spec_names_the_adapter(tmp_path: Path) -> None:
+    spec = specialist_spec("local:smollm2-135m", tmp_path / "a.gguf")
+    assert spec == f"memory=local:smollm2-135m,lora={tmp_path / 'a.gguf'};action=local:smollm2-135m"
+
+
+def test_specialize_runs_every_step_writes_the_ledger_and_resumes(tmp_path: Path) -> None:
+    handed.clear()
+    trainer = FakeTrainer()
+    root = tmp_path / "spec"
+    ledger = specialize(settings(), root, trainer=trainer, evaluate=stand_in)
+    [entry] = ledger
+    assert entry == json.loads((root / "ledger.json").read_text())[0]
+    adapter = root / "recipes" / "r1" / "train" / "adapter.gguf"
+    assert handed == [f"memory=scripted,lora={adapter};action=scripted"]
+    config = trainer.configs[0]
+    assert config.data == root / "recipes" / "r1" / "data" / "examples.jsonl"
+    assert config.lora_rank == 4  # the recipe's preset, cpu-tiny
+    assert entry["lora"]["lora_rank"] == 4 and entry["lora"]["preset"] == "cpu-tiny"
+    assert entry["data"]["examples"] == len(read_examples(config.data)) > 0
+    assert entry["train"]["last_loss"] == 0.8
+    evaluation = entry["eval"]
+    assert evaluation["pairs"] == 2 and [r["seed"] for r in evaluation["per_seed"]] == [42, 43]
+    assert evaluation["difference"]["mean"] == 0.0  # the stand-in plays the same model
+    collect = json.loads((root / "collect" / "run.json").read_text())["config"]["tasks"][0]
+    assert not set(collect["seeds"]) & set(range(42, 52))
+    stamps = {p: p.stat().st_mtime_ns for p in root.rglob("result.json")}
+    stamps[root / "recipes/r1/data/stats.json"] = (
+        (root / "recipes/r1/data/stats.json").stat().st_mtime_ns
+    )
+    again = specialize(settings(), root, trainer=trainer, evaluate=stand_in)
+    assert again == ledger
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps  # nothing was redone
+
+
+def test_other_settings_in_the_same_folder_are_refused(tmp_path: Path) -> None:
+    root = tmp_path / "spec"
+    specialize(settings(), root, trainer=FakeTrainer(), evaluate=stand_in)
+    with pytest.raises(ValueError, match=r"other settings \(differs in \['collect_episodes'\]\)"):
+        specialize(settings(collect_episodes=3), root, trainer=FakeTrainer(), evaluate=stand_in)
+
+
+def test_recipes_are_checked() -> None:
+    with pytest.raises(ValueError, match="may not set data or output_dir"):
+        Recipe(name="x", lora={"output_dir": "/tmp"})
+    with pytest.raises(ValueError, match="recipe name"):
+        Recipe(name="../up")
+    with pytest.raises(ValueError, match="recipe names repeat"):
+        settings(recipes=(Recipe(name="a"), Recipe(name="a")))
+
+
+@pytest.mark.slow
+def test_specialize_trains_a_real_adapter(tmp_path: Path) -> None:
+    """The real trainer (cpu-tiny, 2 steps) on the selected turns of real Crafter episodes."""
+    from automem.train.sft import train
+
+    handed.clear()
+    recipe = Recipe(
+        name="tiny", data={"top_share": 1.0}, lora={"preset": "cpu-tiny", "max_steps": 2}
+    )
+    [entry] = specialize(
+        settings(recipes=(recipe,)), tmp_path / "s", trainer=train, evaluate=stand_in
+    )
+    assert entry["train"]["steps"] == 2 and entry["train"]["first_loss"] is not None
+    adapter = Path(entry["train"]["adapter_gguf"])
+    assert adapter.stat().st_size > 1000 and handed == [
+        f"memory=scripted,lora={adapter};action=scripted"
+    ]
+
+
+def test_the_cli_refuses_bad_recipes_in_one_line_before_running_anything(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from automem.cli import app
+
+    recipes = tmp_path / "recipes.yaml"
+    recipes.write_text("- name: a\n  lora: {output_dir: /tmp/x}\n", encoding="utf-8")
+    out = tmp_path / "spec"
+    command = ["specialize", "--suite", "crafter", "--model", "scripted", "--out", str(out)]
+    result = CliRunner().invoke(app, [*command, "--recipes", str(recipes)])
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "may not set data or output_dir" in lines[0]
+    recipes.write_text("name: a\n", encoding="utf-8")
+    result = CliRunner().invoke(app, [*command, "--recipes", str(recipes)])
+    assert result.exit_code == 2 and "a YAML list of recipes expected" in result.output
+    assert not out.exists()
