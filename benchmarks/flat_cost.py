@@ -6,7 +6,7 @@ restarted (same seed, from crafter's cached world) under the same agent episode:
 files, the journal and the trace keep growing as in a long game. The overhead of a step is its
 CPU time minus the CPU time spent in the environment and the model (CPU time, not wall time,
 so other processes on a shared machine do not inflate it); each figure is the median over the
-100 steps ending at that step, and the ratio is step 2,000 over step 100 (target <= 1.2).
+50 steps ending at that step, and the ratio is step 2,000 over step 100 (target <= 1.2).
 
 Two patterns: ``reference`` (crafter-v0 as shipped: the model now and then rewrites a file,
 so files stay small) and ``append_only`` (WRITE removed from LOG, so every file only grows, to
@@ -117,7 +117,7 @@ def rescanning() -> Iterator[None]:
         MatchIndex.lookup, MemoryStore.line_count = lookup, line_count  # type: ignore[method-assign]
 
 
-def overhead_ms(marks: list[tuple[float, float, float]], step: int, window: int = 100) -> float:
+def overhead_ms(marks: list[tuple[float, float, float]], step: int, window: int = 50) -> float:
     """Median framework CPU ms of the ``window`` steps ending at ``step`` (1-based)."""
     per_step = [
         1000 * ((c1 - c0) - (e1 - e0) - (m1 - m0))
@@ -179,7 +179,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args()
     if args.steps < 200:
-        raise SystemExit("--steps must be at least 200 (the windows are 100 steps)")
+        raise SystemExit("--steps must be at least 200 (a figure is the median of 50 steps)")
     base = load("crafter-v0")
     result: dict[str, Any] = {"load_average_at_start": os.getloadavg()}
     for name, scaffold in (("reference", base), ("append_only", append_only(base))):
