@@ -80,6 +80,7 @@ def test_index_results_equal_whole_file_views(
                 assert record.matches == len(naive(content, args[1]))
             for file in store.files():
                 assert store.line_count(file) == count_lines(store.read(file))
+                assert store.line_breaks(file) == store.read(file).count("\n")
 
 
 def test_search_after_each_append_scans_each_line_once(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -122,6 +122,10 @@ class MemoryStore:
     def files(self) -> dict[str, int]:
         return {name: self._sizes[name] for name in sorted(self._files)}
 
+    def line_breaks(self, name: str) -> int:
+        """``read(name).count("\\n")``, kept up to date rather than counted."""
+        return self._line_breaks[name]
+
     def line_count(self, name: str) -> int:
         """Lines of ``name`` as ``text.count_lines`` counts them, without scanning the file."""
         content = self._files[name]
