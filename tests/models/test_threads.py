@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -79,9 +80,21 @@ def test_a_bad_workers_setting_is_refused(monkeypatch: pytest.MonkeyPatch, raw: 
         model_threads(cpus=4)
 
 
-def test_worker_environment_quiets_openmp_only_when_workers_share() -> None:
-    assert worker_environment(1) == {WORKERS_ENV: "1"}
+def test_worker_environment_names_the_workers_and_quiets_openmp() -> None:
     assert worker_environment(3) == {WORKERS_ENV: "3", "OMP_WAIT_POLICY": "PASSIVE"}
+
+
+def test_making_a_local_model_quiets_openmp_unless_the_user_chose(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "model.gguf"
+    path.write_bytes(b"GGUF")
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    LocalModel(path)
+    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    LocalModel(path)
+    assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
 
 
 def test_the_local_model_takes_its_share(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

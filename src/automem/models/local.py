@@ -58,7 +58,7 @@ from automem.core import (
 )
 from automem.models.grammar import build_gbnf
 from automem.models.llama_runtime import PORTABLE_CMAKE_ARGS, ensure_runtime_works
-from automem.models.threads import model_threads
+from automem.models.threads import model_threads, quiet_openmp
 
 if TYPE_CHECKING:
     from automem.models.chat import ChatReply, ChatRequest
@@ -428,6 +428,7 @@ class LocalModel(ChatModel):
         repeat_penalty: float = 1.0,
     ) -> None:
         require_runtime()
+        quiet_openmp()  # before llama.cpp loads: spinning threads stall a shared machine
         self.path = Path(path)
         if not self.path.is_file():
             raise LocalModelUnavailable(f"local model file not found: {self.path}")

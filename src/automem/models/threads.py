@@ -9,8 +9,9 @@ cores instead of each taking all of them (set it yourself when separate runs sha
 
 llama.cpp runs its threads with OpenMP, whose idle threads spin before they sleep. On a machine
 shared with other work, a spinning thread takes the core the thread it waits for needs, and
-generation collapses; :func:`worker_environment` makes idle threads sleep at once when workers
-share the machine. It must be in the environment before llama.cpp's libraries are loaded.
+generation collapses; :func:`quiet_openmp` (called when an embedded model is made) and
+:func:`worker_environment` make idle threads sleep at once. It must be in the environment
+before llama.cpp's libraries are loaded.
 """
 
 from __future__ import annotations
@@ -111,9 +112,20 @@ def model_threads(cpus: int | None = None, workers: int | None = None) -> int:
     return max(1, cpus // workers)
 
 
+# Measured on 2 shared cores at load average 10-13 (benchmarks/llama_threads.py): generation
+# with 2 threads at 0.2 tokens/s under OpenMP's default policy, 10.7 with PASSIVE.
+QUIET_OPENMP = {"OMP_WAIT_POLICY": "PASSIVE"}  # idle OpenMP threads sleep instead of spinning
+
+
+def quiet_openmp() -> None:
+    """Make this process's idle OpenMP threads sleep, unless the user chose a policy.
+
+    Takes effect only before llama.cpp's libraries are first loaded in the process.
+    """
+    for key, value in QUIET_OPENMP.items():
+        os.environ.setdefault(key, value)
+
+
 def worker_environment(workers: int) -> dict[str, str]:
     """What to set in a worker process's environment before it loads a model."""
-    env = {WORKERS_ENV: str(workers)}
-    if workers > 1:
-        env["OMP_WAIT_POLICY"] = "PASSIVE"  # idle OpenMP threads sleep instead of spinning
-    return env
+    return {WORKERS_ENV: str(workers), **QUIET_OPENMP}
