@@ -12,6 +12,7 @@ from automem.agent.helpers import Helper, HelperContext
 from automem.core import ChatModel, ModelIdentity, StepResult
 from automem.models.registry import ModelSpec
 from automem.models.scripted import ScriptedModel
+from automem.models.threads import model_threads
 
 
 class PidStamp(Helper):
@@ -26,7 +27,12 @@ class PidStamp(Helper):
 def pid_backend(spec: ModelSpec, seed: int) -> ChatModel:
     """The scripted model, under an identity that names this backend and the process."""
     model = ScriptedModel(seed, slip_rate=0.0, spec=spec.text)
+    details = {
+        "pid": os.getpid(),
+        "model_threads": model_threads(),  # what an embedded model here would be given
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+    }
     model.identity = ModelIdentity(
-        spec=spec.text, backend=spec.backend, name="pid", details={"pid": os.getpid()}
+        spec=spec.text, backend=spec.backend, name="pid", details=details
     )
     return model

@@ -22,6 +22,7 @@ from automem.cli import app
 from automem.envs import registry as env_registry
 from automem.models import registry as models
 from automem.models.registry import register_backend
+from automem.models.threads import WORKERS_ENV, usable_cpus
 from automem.runs import RunConfig, run
 from automem.runs.plugins import PluginError, load_plugins, module_name
 from automem.scaffold import HelperConfig, dump, load
@@ -92,6 +93,25 @@ def test_runtime_registered_components_work_in_process_workers(tmp_path: Path) -
     ]
     again = run(config, tmp_path / "out", workers=2)  # the same registrations resume the run
     assert again.ran == 0 and again.skipped == 2
+
+
+def test_process_workers_split_the_cores_and_sleep_idle_openmp_threads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(WORKERS_ENV, raising=False)
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    register_backend("pid", pid_backend)
+    envs.register("line", LineEnv, length=2)
+    scaffold = tmp_path / "v0.yaml"
+    scaffold.write_text(dump(load("crafter-v0")), encoding="utf-8")
+    task = {"env": "line", "seeds": [1, 2], "max_steps": 2, "scaffold": str(scaffold)}
+    config = RunConfig(model="pid", tasks=[task])
+    assert run(config, tmp_path / "out", workers=2).ran == 2
+    for trace_path in sorted((tmp_path / "out").glob("episodes/*/trace.jsonl")):
+        details = Trace.read(trace_path).header.model.details
+        assert details["pid"] != os.getpid()
+        assert details["model_threads"] == max(1, usable_cpus() // 2)
+        assert details["omp_wait_policy"] == "PASSIVE"
 
 
 @pytest.mark.slow

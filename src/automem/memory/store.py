@@ -17,6 +17,7 @@ from automem.memory import disk
 from automem.memory.commands import Command
 from automem.memory.edits import apply_mutation, key_line_count
 from automem.memory.errors import MemoryRefusal
+from automem.memory.index import MatchIndex
 from automem.memory.journal import JournalRecord
 from automem.memory.limits import MemoryLimits
 from automem.memory.names import name_problem, show
@@ -37,8 +38,8 @@ from automem.memory.ops import (
     WRITE_OPS,
     in_op_order,
 )
-from automem.memory.text import byte_size, count_lines, cut, encodable, plural
-from automem.memory.views import count_matching, count_view, read_view, search_view, tail_view
+from automem.memory.text import byte_size, cut, encodable, plural
+from automem.memory.views import count_view, read_view, search_result, tail_view
 
 _DIGITS = re.compile(r"[0-9]+")
 
@@ -85,6 +86,8 @@ class MemoryStore:
         self.journal: list[JournalRecord] = []
         self._files: dict[str, str] = {}
         self._sizes: dict[str, int] = {}
+        self._line_breaks: dict[str, int] = {}  # kept in step, so no step counts a whole file
+        self._matches = MatchIndex(limits.search_max_results)
         self._check_setup()
         self.root.mkdir(parents=True, exist_ok=True)
         self._dir = os.fspath(self.root)
@@ -94,6 +97,7 @@ class MemoryStore:
             disk.replace_file(self._dir, name, data)
             self._files[name] = content
             self._sizes[name] = len(data)
+            self._line_breaks[name] = content.count("\n")
 
     def _check_setup(self) -> None:
         if self.root.exists() and (not self.root.is_dir() or any(self.root.iterdir())):
@@ -117,6 +121,17 @@ class MemoryStore:
 
     def files(self) -> dict[str, int]:
         return {name: self._sizes[name] for name in sorted(self._files)}
+
+    def line_breaks(self, name: str) -> int:
+        """``read(name).count("\\n")``, kept up to date rather than counted."""
+        return self._line_breaks[name]
+
+    def line_count(self, name: str) -> int:
+        """Lines of ``name`` as ``text.count_lines`` counts them, without scanning the file."""
+        content = self._files[name]
+        if not content:
+            return 0
+        return self._line_breaks[name] + (0 if content.endswith("\n") else 1)
 
     def read(self, name: str) -> str:
         if (problem := name_problem(name, self.limits.max_name_chars)) is not None:
@@ -250,9 +265,9 @@ class MemoryStore:
         if op == TAIL:
             n = _tail_count(args[1], limits.tail_max_lines) or 1  # validated before dispatch
             return _Outcome(True, tail_view(name, content, n, limits.tail_max_lines), name)
-        matches = count_matching(content, args[1])
+        matches, shown = self._matches.lookup(name, content, args[1])
         if op == SEARCH:
-            result = search_view(name, content, args[1], limits.search_max_results, matches)
+            result = search_result(name, args[1], matches, shown)
         else:
             result = count_view(name, content, args[1], matches)
         return _Outcome(True, result, name, matches=matches)
@@ -285,8 +300,12 @@ class MemoryStore:
             return _refuse(self._too_big(op, name, after), name)
         if appending:
             disk.append_bytes(self._prefix + name, data)
+            added = new[len(old or "") :].count("\n")
+            self._line_breaks[name] = self._line_breaks.get(name, 0) + added
         else:
             disk.replace_file(self._dir, name, data)
+            self._line_breaks[name] = new.count("\n")
+            self._matches.rewritten(name)
         self._files[name] = new
         self._sizes[name] = after
         message = self._mutation_message(op, name, args, old, before)
@@ -308,7 +327,7 @@ class MemoryStore:
         self, op: str, name: str, args: tuple[str, ...], old: str | None, before: int
     ) -> str:
         """The short confirmation of a mutation, from the store's state after it."""
-        stats = f"{plural(count_lines(self._files[name]), 'line')}, {self._sizes[name]} bytes"
+        stats = f"{plural(self.line_count(name), 'line')}, {self._sizes[name]} bytes"
         if old is None:
             stats = f"new file; {stats}"
         if op == APPEND:

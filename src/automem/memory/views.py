@@ -110,9 +110,14 @@ def search_view(
 ) -> str:
     if total is None:
         total = count_matching(content, keyword)
+    shown = last_matching(content, keyword, last_n) if total else []
+    return search_result(name, keyword, total, shown)
+
+
+def search_result(name: str, keyword: str, total: int, shown: list[str]) -> str:
+    """SEARCH's text from the match count and the last matching lines to show."""
     header = f"{_matches(total)} in {name} for {quote(keyword)}"
     if not total:
         # An explicit zero line: empty searches are a statistic worth seeing (and measuring).
         return header
-    shown = last_matching(content, keyword, last_n)
     return "\n".join([f"{header} (showing last {len(shown)}):", *shown])

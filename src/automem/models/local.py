@@ -11,7 +11,8 @@ Specs::
 Options:
 
 * ``n_ctx``: context window in tokens, default 8192 (SmolLM2's training context);
-* ``n_threads``: default every core this process may use;
+* ``n_threads``: default this worker's share of the cores it may use (affinity and cgroup
+  quota, divided among the run's workers: :mod:`automem.models.threads`);
 * ``n_batch``: prompt evaluation batch, default 512;
 * ``contexts``: 2 (default) for one KV cache per phase, so each phase keeps its long system
   prompt cached from one step to the next (measured: half the prompt evaluation of an
@@ -57,6 +58,7 @@ from automem.core import (
 )
 from automem.models.grammar import build_gbnf
 from automem.models.llama_runtime import PORTABLE_CMAKE_ARGS, ensure_runtime_works
+from automem.models.threads import model_threads, quiet_openmp
 
 if TYPE_CHECKING:
     from automem.models.chat import ChatReply, ChatRequest
@@ -266,10 +268,7 @@ def file_sha256(path: Path) -> str:
 
 
 def default_threads() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
+    return model_threads()  # this worker's share of the cores it really has
 
 
 # --------------------------------------------------------------------------- shared runtimes
@@ -429,6 +428,7 @@ class LocalModel(ChatModel):
         repeat_penalty: float = 1.0,
     ) -> None:
         require_runtime()
+        quiet_openmp()  # before llama.cpp loads: spinning threads stall a shared machine
         self.path = Path(path)
         if not self.path.is_file():
             raise LocalModelUnavailable(f"local model file not found: {self.path}")

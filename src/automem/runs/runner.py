@@ -32,6 +32,7 @@ from automem import scaffold as scaffolds
 from automem.agent.loop import Episode
 from automem.core import ChatModel, ModelIdentity, TextEnv, Usage
 from automem.models import load_model
+from automem.models.threads import worker_environment
 from automem.runs import plugins, salvage
 from automem.runs.budget import Budget, BudgetMeter
 from automem.runs.config import RunConfig, TaskConfig
@@ -362,11 +363,12 @@ def _pool_pass(
     if the pool broke, with each worker's exit code (by pid)."""
     ctx = mp.get_context("spawn")
     updates: Any = ctx.Queue()
+    n_workers = min(workers, len(todo))
     pool = ProcessPoolExecutor(
-        max_workers=min(workers, len(todo)),
+        max_workers=n_workers,
         mp_context=ctx,
         initializer=_init_worker,
-        initargs=(updates, meter, plugin_set),
+        initargs=(updates, meter, plugin_set, worker_environment(n_workers)),
     )
     # The pool's own {pid: process}, filled as it starts workers: their exit codes tell a
     # worker that died from one the broken pool terminated.
@@ -522,9 +524,18 @@ _METER: BudgetMeter | None = None
 _PLUGINS = plugins.PluginSet()
 
 
-def _init_worker(updates: Any, meter: BudgetMeter | None, plugin_set: plugins.PluginSet) -> None:
+def _init_worker(
+    updates: Any,
+    meter: BudgetMeter | None,
+    plugin_set: plugins.PluginSet,
+    environment: dict[str, str],
+) -> None:
     global _UPDATES, _METER, _PLUGINS
     _UPDATES, _METER, _PLUGINS = updates, meter, plugin_set
+    # Before any model loads: its threads are this worker's share of the cores, and a
+    # setting the user made (OMP_WAIT_POLICY, say) is kept.
+    for key, value in environment.items():
+        os.environ.setdefault(key, value)
     _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the main process ends the workers
 
