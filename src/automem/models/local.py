@@ -500,12 +500,9 @@ class LocalModel(ChatModel):
         seed = self.call_seed(request)
         self._calls += 1
         messages = [{"role": m.role, "content": m.content} for m in request.messages]
+        grammar = self._grammar(request)
         result, cached, latency = self.generate(
-            self.runtime_for(request.phase),
-            messages,
-            request.sampling,
-            seed,
-            self._grammar(request),
+            self.runtime_for(request.phase), messages, request.sampling, seed, grammar
         )
         choice = result["choices"][0]
         usage = result["usage"]
@@ -518,6 +515,7 @@ class LocalModel(ChatModel):
                 latency_s=latency,
             ),
             finish_reason=choice.get("finish_reason") or "stop",
+            constrained=grammar is not None,
         )
 
     def generate(

@@ -107,6 +107,9 @@ class OpenAIChatModel(HostedChatModel):
             self._constrain(body, request)
         return body
 
+    def constrains(self, request: CompletionRequest) -> bool | None:
+        return request.constrained and self.guided != "off"
+
     def _constrain(self, body: dict[str, Any], request: CompletionRequest) -> None:
         if self.guided == "off":
             # The scaffold asks for constraint "where the backend supports it": run free, but
