@@ -174,3 +174,18 @@ def test_cli_memory_and_action_model_options(tmp_path: Path) -> None:
     assert both.exit_code == 2 and "not both" in both.output
     bad = runner.invoke(app, [*args, "--model", "memory=scripted;actor=scripted"])
     assert bad.exit_code == 2 and "unknown role 'actor'" in bad.output
+
+
+def test_cli_eval_takes_the_two_model_options(tmp_path: Path) -> None:
+    out = tmp_path / "eval"
+    result = runner.invoke(
+        app,
+        [
+            *("eval", "--suite", "crafter", "--episodes", "1", "--max-steps", "2"),
+            *("--out", str(out), "--memory-model", "scripted", "--action-model", "scripted"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    record = json.loads((out / "run.json").read_text())
+    assert record["config"]["model"] == "memory=scripted;action=scripted"
+    assert set(record["models"]) == {"memory", "action"}

@@ -2,8 +2,9 @@
 
 In a two-model run (:mod:`automem.models.roles`) the memory model (the specialist) answers
 all of LOG and the first turns of PLAN, running their read commands. Its part of PLAN ends
-when it would commit an ACTION, when a reply issues no command, when its call fails, or at
-its cap of ``plan_turn_cap - 1`` turns (the action model always keeps at least one turn).
+when it would commit an ACTION, when a reply issues no command, when its call fails (under
+``on_model_error: fallback``; ``stop`` ends the episode as always), or at its cap of
+``plan_turn_cap - 1`` turns (the action model always keeps at least one turn).
 Then the ACTION it wrote (and whatever follows it) is dropped from the conversation, a
 hand-off message with the turn's results is appended, and the action model (the base)
 continues the same conversation and commits, reading more first if it wants. The trace keeps
