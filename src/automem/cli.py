@@ -557,11 +557,28 @@ def env_show(
 @model_app.command("check")
 def model_check(
     spec: Annotated[
-        str, typer.Argument(help="Model spec, e.g. 'openai:gpt-4o' or 'local:smollm2-135m'.")
+        str,
+        typer.Argument(
+            help="Model spec, e.g. 'openai:gpt-4o' or 'local:smollm2-135m', or two by role "
+            "'memory=SPEC;action=SPEC' (each is checked)."
+        ),
     ],
     prompt: Annotated[str | None, typer.Option(help="The message to send.")] = None,
 ) -> None:
     """Send one small request and print the reply, latency, tokens and cost."""
+    from automem.models.roles import RoleSpecs
+
+    try:
+        roles = RoleSpecs.parse(spec)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    for role, role_spec in roles.items():
+        if roles.two_model:
+            out.print(f"{role} model: {role_spec}", highlight=False, markup=False)
+        _check_model(role_spec, prompt)
+
+
+def _check_model(spec: str, prompt: str | None) -> None:
     from automem.models.check import check_model
 
     try:
