@@ -3,8 +3,9 @@
 Layout::
 
     RUN/
-      run.json                 config, scaffold identity, model identity, package versions of
-                               the first attempt, and ``attempts``: one entry per invocation
+      run.json                 config, scaffold identity, model identity (``models``: by
+                               role; a resume with other weights is refused), package versions
+                               of the first attempt, and ``attempts``: one entry per invocation
                                (start time, command, interpreter, versions, model identity)
       scaffolds/<name>.yaml    the exact scaffolds used (checked against run.json's digests)
       summary.json             finished episodes aggregated; the others listed apart
