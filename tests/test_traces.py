@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from automem.traces import TRACE_SCHEMA_VERSION, Trace, TraceError
+from automem.traces import TRACE_SCHEMA_VERSION, CallRecord, Trace, TraceError
 from tests.conftest import play
 
 
@@ -75,3 +75,24 @@ def test_a_second_header_is_refused_with_its_line(good_trace: Path) -> None:
     good_trace.write_text("\n".join([*lines, lines[0]]) + "\n")
     with pytest.raises(TraceError, match=rf"trace\.jsonl:{len(lines) + 1}: a second header"):
         Trace.read(good_trace)
+
+
+def test_a_version_2_trace_reads_with_one_agent_and_calls_of_unknown_terms(
+    good_trace: Path,
+) -> None:
+    import json
+
+    records = [json.loads(line) for line in good_trace.read_text().splitlines()]
+    records[0]["schema_version"] = 2
+    del records[0]["models"]
+    for record in records:
+        if record["type"] == "call":
+            for key in ("role", "model", "sampling", "allowed_ops", "constrained", "forced_action"):
+                del record[key]
+    good_trace.write_text("".join(json.dumps(r) + "\n" for r in records))
+    trace = Trace.read(good_trace)
+    assert trace.header.schema_version == 2
+    assert trace.header.roles == {"agent": trace.header.model}
+    calls = trace.of_type(CallRecord)
+    assert len(calls) == 3
+    assert all(c.role is None and c.sampling is None and c.forced_action is None for c in calls)

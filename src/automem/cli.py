@@ -100,11 +100,24 @@ MaxTokensOpt = Annotated[
     typer.Option(help="Stop once this many model tokens were used; finished work is kept."),
 ]
 ModelOpt = Annotated[
-    str,
+    str | None,
     typer.Option(
         help="Model spec: 'local:smollm2-135m' (embedded, no server), 'openai:NAME,base_url=URL', "
-        "'anthropic:NAME', 'scripted' (tests). See `automem model check`."
+        "'anthropic:NAME', 'scripted' (tests), or two models by role "
+        "'memory=SPEC;action=SPEC'. See `automem model check`. [default: local:smollm2-135m]",
+        show_default=False,
     ),
+]
+MemoryModelOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Two-model run: the memory model's spec (all of LOG, PLAN's memory turns); needs "
+        "--action-model. Same as --model 'memory=SPEC;action=SPEC'."
+    ),
+]
+ActionModelOpt = Annotated[
+    str | None,
+    typer.Option(help="Two-model run: the action model's spec (commits the action)."),
 ]
 ConstrainedOpt = Annotated[
     bool | None,
@@ -129,7 +142,9 @@ DEFAULT_MODEL = "local:smollm2-135m"
 @app.command("run")
 def run_cmd(
     env: Annotated[str, typer.Option(help="Environment id (see `automem env list`).")] = "crafter",
-    model: ModelOpt = DEFAULT_MODEL,
+    model: ModelOpt = None,
+    memory_model: MemoryModelOpt = None,
+    action_model: ActionModelOpt = None,
     constrained: ConstrainedOpt = None,
     scaffold: Annotated[
         str | None,
@@ -166,7 +181,7 @@ def run_cmd(
     try:
         config = runs.RunConfig(
             env=env,
-            model=model,
+            model=_model_spec(model, memory_model, action_model),
             seeds=runs.parse_seeds(seeds, episodes),
             max_steps=max_steps,
             scaffold=scaffold,
@@ -184,7 +199,9 @@ def eval_cmd(
         str, typer.Option(help="Built-in suite (crafter, minihack, nethack, all) or a YAML file.")
     ],
     out_dir: Annotated[Path, typer.Option("--out", help="Run directory (created or resumed).")],
-    model: ModelOpt = DEFAULT_MODEL,
+    model: ModelOpt = None,
+    memory_model: MemoryModelOpt = None,
+    action_model: ActionModelOpt = None,
     constrained: ConstrainedOpt = None,
     scaffold: Annotated[
         list[str] | None,
@@ -240,7 +257,8 @@ def eval_cmd(
                 "without these tasks."
             )
         given = [(ref, load(ref)) for ref in scaffold or []]
-        config = suite_config(limited, model, given, skip=missing).model_copy(
+        spec = _model_spec(model, memory_model, action_model)
+        config = suite_config(limited, spec, given, skip=missing).model_copy(
             update={"constrained_output": constrained, "plugins": tuple(plugin or ())}
         )
     except (ScaffoldError, ValueError) as exc:
@@ -248,6 +266,20 @@ def eval_cmd(
     skipped = f", {len(config.skipped)} task(s) skipped" if config.skipped else ""
     out.print(f"Suite {chosen.name} v{chosen.version}: {config.episodes} episodes{skipped}.")
     _launch(config, out_dir, workers, executor, max_cost, max_tokens, ray_address)
+
+
+def _model_spec(model: str | None, memory: str | None, action: str | None) -> str:
+    """The run's model text form from --model or --memory-model and --action-model."""
+    if memory is None and action is None:
+        return model or DEFAULT_MODEL
+    if model is not None:
+        raise ValueError("give --model, or --memory-model and --action-model, not both")
+    if memory is None or action is None:
+        missing = "--action-model" if action is None else "--memory-model"
+        raise ValueError(f"a two-model run needs {missing} too")
+    from automem.models.roles import combine
+
+    return combine(memory, action)
 
 
 def _launch(
@@ -341,21 +373,22 @@ def _check_executor(executor: str) -> None:
 def _check_local_runtime(spec: str) -> None:
     """A local model's runtime that cannot run here fails the command now, with its fix."""
     from automem.core import ModelError
-    from automem.models import load_model
     from automem.models.local import LocalModel
+    from automem.models.roles import load_roles
 
     try:
-        model = load_model(spec, seed=0)
+        models = load_roles(spec, seed=0)
     except ValueError as exc:
         raise fail(str(exc)) from None
     try:
-        if isinstance(model, LocalModel):
-            model.check_runtime()
+        for model in models.by_role().values():
+            if isinstance(model, LocalModel):
+                model.check_runtime()
     except ModelError as exc:
         code = RUNTIME_BROKEN if exc.kind == "runtime_build" else 1
         raise fail(f"{exc.kind}: {exc}", code=code) from None
     finally:
-        model.close()
+        models.close()
 
 
 def _add_column(table: Table, name: str) -> None:
@@ -524,11 +557,28 @@ def env_show(
 @model_app.command("check")
 def model_check(
     spec: Annotated[
-        str, typer.Argument(help="Model spec, e.g. 'openai:gpt-4o' or 'local:smollm2-135m'.")
+        str,
+        typer.Argument(
+            help="Model spec, e.g. 'openai:gpt-4o' or 'local:smollm2-135m', or two by role "
+            "'memory=SPEC;action=SPEC' (each is checked)."
+        ),
     ],
     prompt: Annotated[str | None, typer.Option(help="The message to send.")] = None,
 ) -> None:
     """Send one small request and print the reply, latency, tokens and cost."""
+    from automem.models.roles import RoleSpecs
+
+    try:
+        roles = RoleSpecs.parse(spec)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    for role, role_spec in roles.items():
+        if roles.two_model:
+            out.print(f"{role} model: {role_spec}", highlight=False, markup=False)
+        _check_model(role_spec, prompt)
+
+
+def _check_model(spec: str, prompt: str | None) -> None:
     from automem.models.check import check_model
 
     try:

@@ -248,6 +248,11 @@ class Completion(Frozen):
     text: str
     usage: Usage = Usage()
     finish_reason: str = "stop"
+    constrained: bool | None = Field(
+        None,
+        description="Whether decoding was constrained to the request's grammar; None when the "
+        "backend does not say.",
+    )
 
 
 class ModelIdentity(Frozen):

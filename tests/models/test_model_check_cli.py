@@ -24,3 +24,17 @@ def test_model_check_of_a_failing_server_exits_non_zero() -> None:
         result = runner.invoke(app, ["model", "check", f"openai:m,base_url={s.url}/v1"])
     assert result.exit_code == 1
     assert "auth" in result.output and "Invalid API key" in result.output
+
+
+def test_model_check_of_two_models_checks_each_role() -> None:
+    replies = [Reply(body=openai_body("from the adapter")), Reply(body=openai_body("from base"))]
+    with FakeServer(replies) as s:
+        url = f"base_url={s.url}/v1"
+        spec = f"memory=openai:base,{url},lora=specialist;action=openai:base,{url}"
+        result = runner.invoke(app, ["model", "check", spec])
+    assert result.exit_code == 0, result.output
+    assert [r.body["model"] for r in s.requests] == ["specialist", "base"]
+    assert result.output.index("memory model: openai:base") < result.output.index(
+        "reply: 'from the adapter'"
+    )
+    assert "action model: openai:base" in result.output and "reply: 'from base'" in result.output

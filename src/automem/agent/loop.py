@@ -19,7 +19,14 @@ from typing import Protocol
 
 from automem.agent.helpers import Helper, HelperContext, build_helpers
 from automem.agent.prompts import PromptRenderer
-from automem.agent.turns import TurnResults, bound_turn, bounded_notes, read_reply
+from automem.agent.roles import consult_memory
+from automem.agent.turns import (
+    TurnResults,
+    bound_turn,
+    bounded_notes,
+    read_reply,
+    show_command,
+)
 from automem.core import (
     ChatModel,
     CompletionRequest,
@@ -33,6 +40,7 @@ from automem.core import (
 )
 from automem.memory import MEMORY_OPS, Command, JournalRecord, MemoryStore, Op, parse_commands
 from automem.memory.text import without_surrogates
+from automem.models.roles import RoleModels, RoleName
 from automem.scaffold.model import Scaffold
 from automem.traces.io import TraceWriter
 from automem.traces.schema import (
@@ -74,15 +82,17 @@ class EpisodeStopped(Exception):
 class Episode:
     """Runs one episode of one agent (scaffold + model) on one environment, writing its trace.
 
-    The trace and memory directory are given by the caller (the run layer decides where
-    they live and when an episode counts as finished).
+    ``model`` is one model (the ``agent``) or a memory and an action model (see
+    :mod:`automem.agent.roles` for who answers which turn). The trace and memory directory
+    are given by the caller (the run layer decides where they live and when an episode
+    counts as finished).
     """
 
     def __init__(
         self,
         *,
         env: TextEnv,
-        model: ChatModel,
+        model: ChatModel | RoleModels,
         scaffold: Scaffold,
         seed: int,
         episode_id: str,
@@ -92,7 +102,9 @@ class Episode:
         on_step: Callable[[int], None] | None = None,
         budget: Meter | None = None,
     ) -> None:
-        self.env, self.model, self.scaffold = env, model, scaffold
+        self.models = RoleModels.of(model)
+        self.model = self.models.get(self.models.default_role("plan"))  # the one committing
+        self.env, self.scaffold = env, scaffold
         self.seed, self.episode_id = seed, episode_id
         self.max_steps = min(max_steps or env.max_steps, env.max_steps)
         self.trace = trace
@@ -206,7 +218,9 @@ class Episode:
                     self._command_record(step, "log", turn, command, True, "ok")
                     self._ignored(step, "log", commands[index + 1 :], "after DONE")
                     break
-                results.add(self._execute(step, "log", turn, command, allowed), _show(command))
+                results.add(
+                    self._execute(step, "log", turn, command, allowed), show_command(command)
+                )
             if done:
                 return
             self._continue(step, "log", conversation, results, cap - turn - 1)
@@ -219,14 +233,17 @@ class Episode:
         allowed = self.scaffold.vocabulary.plan
         cap = self.scaffold.routine.plan_turn_cap
         conversation = self._open(step, "plan", observation, notices, last)
-        for turn in range(cap):
+        first = consult_memory(self, step, conversation, cap) if self.models.two_model else 0
+        for turn in range(first, cap):
             called = self._call(step, "plan", turn, conversation, allowed)
             if called is None:
                 return self._fallback(step, "model_error")
             commands, results = called
             for index, command in enumerate(commands):
                 if command.op != Op.ACTION:
-                    results.add(self._execute(step, "plan", turn, command, allowed), _show(command))
+                    results.add(
+                        self._execute(step, "plan", turn, command, allowed), show_command(command)
+                    )
                     continue
                 rest = commands[index + 1 :]
                 if index > 0:
@@ -295,19 +312,29 @@ class Episode:
     # ------------------------------------------------------------------ model calls
 
     def _call(
-        self, step: int, phase: Phase, turn: int, conversation: list[int], allowed: tuple[str, ...]
+        self,
+        step: int,
+        phase: Phase,
+        turn: int,
+        conversation: list[int],
+        allowed: tuple[str, ...],
+        role: RoleName | None = None,
     ) -> tuple[list[Command], TurnResults] | None:
-        """One model turn: send the conversation, record the reply, parse it.
+        """One model turn of ``role`` (default: the phase's): send the conversation, record
+        the reply and who made it, parse it.
 
         Returns the commands to run (at most the per-reply cap) and the turn's results, holding
         the notices of any cap the reply hit. Returns None when the call failed for good and the
         scaffold says to go on; raises :class:`EpisodeStopped` when it says to stop.
         """
         cap = self.scaffold.routine.plan_turn_cap if phase == "plan" else 0
-        if turn == cap - 1:
+        forced = turn == cap - 1
+        if forced:
             # The last PLAN turn: only a commit can still count, so that is all a constrained
             # decoder may produce (an unconstrained model is told by the prompt, as before).
             allowed = (Op.ACTION,)
+        role = role or self.models.default_role(phase)
+        model = self.models.get(role)
         request = CompletionRequest(
             messages=tuple(self._contents[i] for i in conversation),
             phase=phase,
@@ -321,8 +348,15 @@ class Episode:
         if self.budget is not None and (spent := self.budget.exhausted()):
             raise EpisodeStopped(f"budget: {spent}")
         self.totals.model_calls += 1
+        who = {
+            "role": role,
+            "model": model.identity.spec,
+            "sampling": request.sampling,
+            "allowed_ops": allowed,
+            "forced_action": forced,
+        }
         try:
-            completion = self.model.complete(request)
+            completion = model.complete(request)
         except ModelError as exc:
             self.totals.model_errors += 1
             error, _ = without_surrogates(str(exc))  # a server's error text is recorded too
@@ -334,6 +368,7 @@ class Episode:
                     prompt=tuple(conversation),
                     error=error,
                     error_kind=exc.kind,
+                    **who,
                 )
             )
             if self.scaffold.routine.on_model_error == "stop":
@@ -362,6 +397,8 @@ class Episode:
                 usage=usage,
                 finish_reason=completion.finish_reason,
                 normalisations=bounded_notes(reply.notes + parsed.normalisations),
+                constrained=completion.constrained,
+                **who,
             )
         )
         conversation.append(response)
@@ -523,7 +560,8 @@ class Episode:
             max_steps=self.max_steps,
             scaffold=self.scaffold.name,
             scaffold_digest=self.scaffold.digest(),
-            model=self.model.identity,
+            model=self.models.identity,
+            models=self.models.identities(),
             actions=tuple(self.env.action_names),
             default_action=self.env.default_action,
             initial_files=self.scaffold.initial_files,
@@ -589,11 +627,6 @@ def _is_rust_panic(exc: BaseException) -> bool:
         cls.__name__ == "PanicException" and cls.__module__ == "pyo3_runtime"
         for cls in type(exc).__mro__
     )
-
-
-def _show(command: Command, width: int = 60) -> str:
-    text = "|".join((command.op, *command.args))
-    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def _now() -> str:

@@ -118,3 +118,9 @@ class TurnResults:
             f"{self.budget} characters"
         )
         return "results_cut", message, {"cut": self.cut, "withheld": self.withheld}
+
+
+def show_command(command: Command, width: int = 60) -> str:
+    """A command as a short label for its result line."""
+    text = "|".join((command.op, *command.args))
+    return text if len(text) <= width else text[: width - 3] + "..."

@@ -92,7 +92,17 @@ class HostedChatModel(ChatModel):
 
     def complete(self, request: CompletionRequest) -> Completion:
         reply, usage = self._call(request, self.body, self.parse)
-        return Completion(text=reply.text, usage=usage, finish_reason=reply.finish_reason)
+        return Completion(
+            text=reply.text,
+            usage=usage,
+            finish_reason=reply.finish_reason,
+            constrained=self.constrains(request),
+        )
+
+    def constrains(self, request: CompletionRequest) -> bool | None:
+        """Whether this backend sends the request's grammar (a backend with no grammar
+        support never does)."""
+        return False
 
     def chat(self, request: ChatRequest) -> ChatReply:
         """A tool-calling call, through the same transport (retries, deadline, size cap)."""

@@ -21,6 +21,10 @@ Options:
 * ``grammar``: ``auto`` (default) constrains decoding with the phase grammar of
   :mod:`automem.models.grammar` when the request asks for it, ``off`` never constrains, or the
   path of a GBNF file used for every constrained call;
+* ``lora``: the path of a LoRA adapter GGUF (``automem train`` writes ``adapter.gguf``)
+  applied to this model's calls, at ``lora_scale`` (default 1); the base weights stay
+  unchanged and loaded once, shared with models of the same file with or without an adapter
+  (see :mod:`automem.models.local_lora`). The adapter's digest is part of the identity;
 * ``top_k``, ``min_p``, ``repeat_penalty``: sampler settings the request does not carry,
   default off (0, 0, 1). The request's temperature, top_p and max_tokens apply as given, so
   ``temperature=1, top_p=1`` samples from the model's own distribution.
@@ -58,6 +62,7 @@ from automem.core import (
 )
 from automem.models.grammar import build_gbnf
 from automem.models.llama_runtime import PORTABLE_CMAKE_ARGS, ensure_runtime_works
+from automem.models.local_lora import Adapter, activate
 from automem.models.threads import model_threads, quiet_openmp
 
 if TYPE_CHECKING:
@@ -85,6 +90,8 @@ _OPTIONS = (
     "top_k",
     "min_p",
     "repeat_penalty",
+    "lora",
+    "lora_scale",
 )
 
 
@@ -294,6 +301,8 @@ class _Runtime:
         self._grammars: dict[str, Any] = {}
         self.stop: list[str] = []
         self.owner: object | None = None  # the model whose calls the KV cache holds
+        self.adapters: dict[Any, Any] = {}  # LoRA adapters loaded against this model
+        self.active_adapter: Any = None  # the key of the one the context applies
 
     @property
     def llm(self) -> Any:
@@ -400,8 +409,10 @@ def release_runtimes() -> None:
     for runtime in runtimes:
         with runtime.lock:
             if runtime._llm is not None:
-                runtime._llm.close()
+                runtime._llm.close()  # frees the adapters loaded against it too
                 runtime._llm = None
+                runtime.adapters.clear()
+                runtime.active_adapter = None
 
 
 # --------------------------------------------------------------------------- the model
@@ -426,6 +437,7 @@ class LocalModel(ChatModel):
         top_k: int = 0,
         min_p: float = 0.0,
         repeat_penalty: float = 1.0,
+        lora: Adapter | None = None,
     ) -> None:
         require_runtime()
         quiet_openmp()  # before llama.cpp loads: spinning threads stall a shared machine
@@ -448,6 +460,7 @@ class LocalModel(ChatModel):
         self.contexts = contexts
         self.grammar_mode, self.grammar_text = _grammar_option(grammar)
         self.top_k, self.min_p, self.repeat_penalty = top_k, min_p, repeat_penalty
+        self.lora = lora
         self._calls = 0
         self._identity: ModelIdentity | None = None
 
@@ -481,6 +494,8 @@ class LocalModel(ChatModel):
                 "repeat_penalty": self.repeat_penalty,
                 "seed": self.salt,
             }
+            if self.lora is not None:
+                details.update(self.lora.details())
             if self.grammar_text is not None:
                 details["grammar_sha256"] = hashlib.sha256(self.grammar_text.encode()).hexdigest()
             self._identity = ModelIdentity(
@@ -500,12 +515,9 @@ class LocalModel(ChatModel):
         seed = self.call_seed(request)
         self._calls += 1
         messages = [{"role": m.role, "content": m.content} for m in request.messages]
+        grammar = self._grammar(request)
         result, cached, latency = self.generate(
-            self.runtime_for(request.phase),
-            messages,
-            request.sampling,
-            seed,
-            self._grammar(request),
+            self.runtime_for(request.phase), messages, request.sampling, seed, grammar
         )
         choice = result["choices"][0]
         usage = result["usage"]
@@ -518,6 +530,7 @@ class LocalModel(ChatModel):
                 latency_s=latency,
             ),
             finish_reason=choice.get("finish_reason") or "stop",
+            constrained=grammar is not None,
         )
 
     def generate(
@@ -545,6 +558,7 @@ class LocalModel(ChatModel):
                     kind="context_length",
                 )
             compiled = runtime.grammar(grammar) if grammar is not None else None
+            activate(runtime, self.lora)  # this model's adapter, or the plain base
             if runtime.owner is not self:
                 # Reuse only this model's own prefixes: a reply then depends on this episode's
                 # calls alone (reused and fresh evaluations differ in the last bits of the
@@ -629,6 +643,18 @@ def factory(spec: ModelSpec, seed: int) -> LocalModel:
             raise ValueError(f"model spec {spec.text!r}: seed must be an integer") from None
     if "grammar" in options:
         kwargs["grammar"] = options.pop("grammar")
+    if "lora_scale" in options and "lora" not in options:
+        raise ValueError(f"model spec {spec.text!r}: lora_scale needs lora=ADAPTER.gguf")
+    if "lora" in options:
+        raw_scale = options.pop("lora_scale", "1")
+        try:
+            scale = float(raw_scale)
+        except ValueError:
+            raise ValueError(f"model spec {spec.text!r}: lora_scale must be a number") from None
+        try:
+            kwargs["lora"] = Adapter.open(options.pop("lora"), scale)
+        except ValueError as exc:
+            raise ValueError(f"model spec {spec.text!r}: {exc}") from None
     return LocalModel(path, name=name, spec=spec.text, seed=seed, **kwargs)
 
 

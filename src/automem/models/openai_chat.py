@@ -21,6 +21,15 @@ answer accepted; default 1 MiB + 256 bytes per requested token), ``price``
 ``vllm``), ``max_tokens_field`` (``max_tokens`` or ``max_completion_tokens``, which OpenAI's
 reasoning models require).
 
+Adapters served beside one base (multi-LoRA): ``lora`` names the adapter and ``lora_style``
+how the server is told. ``vllm`` (the default; ``vllm serve BASE --enable-lora
+--lora-modules NAME=PATH``) sends the adapter's name as ``model``; ``sglang`` (``--lora-paths
+NAME=PATH``) sends the base as ``model`` and ``lora_path: NAME``; ``sglang-model`` sends
+``model: BASE:NAME`` (newer SGLang); ``llamacpp`` (llama-server ``--lora FILE``, adapters
+numbered by load order) sends ``lora: [{"id": N, "scale": lora_scale}]``, and without ``lora``
+sends ``lora: []``, which runs the base with every adapter off for that request (llama-server
+otherwise applies its global adapter scales). The adapter is part of the model's identity.
+
 Tool calling (``chat``): tools go out as ``tools`` of ``type: function`` with their JSON
 Schema, ``tool_choice`` and ``parallel_tool_calls`` only when they differ from the API's
 defaults (auto, parallel); the answer's ``message.tool_calls`` become ToolCalls (arguments
@@ -57,6 +66,7 @@ if TYPE_CHECKING:
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 GUIDED_MODES = ("off", "vllm", "vllm-legacy", "llamacpp", "sglang")
+LORA_STYLES = ("vllm", "sglang", "sglang-model", "llamacpp")
 _GUIDED_ALIASES = {"on": "vllm", "true": "vllm", "1": "vllm", "false": "off", "0": "off"}
 
 
@@ -72,10 +82,20 @@ class OpenAIChatModel(HostedChatModel):
         guided: str = "off",
         max_tokens_field: str = "max_tokens",
         price: Price | None = None,
+        lora: str | None = None,
+        lora_style: str | None = None,
+        lora_scale: float = 1.0,
     ) -> None:
         if guided not in GUIDED_MODES:
             raise ValueError(f"guided={guided!r}: expected one of {', '.join(GUIDED_MODES)}")
         self.guided = guided
+        self.lora, self.lora_scale = lora, lora_scale
+        self.lora_style = _lora_style(lora, lora_style)
+        adapter: dict[str, Any] = {}
+        if self.lora_style is not None:
+            adapter = {"lora": lora, "lora_style": self.lora_style}
+            if self.lora_style == "llamacpp":
+                adapter["lora_scale"] = lora_scale
         self.max_tokens_field = max_tokens_field
         headers = {"accept": "application/json"}
         if settings.api_key:
@@ -86,7 +106,7 @@ class OpenAIChatModel(HostedChatModel):
             settings=settings,
             headers=headers,
             api="openai-chat-completions",
-            details={"guided": guided, "max_tokens_field": max_tokens_field},
+            details={"guided": guided, "max_tokens_field": max_tokens_field, **adapter},
             spec=spec,
             price=price,
         )
@@ -105,7 +125,25 @@ class OpenAIChatModel(HostedChatModel):
             body["seed"] = request.seed
         if request.constrained:
             self._constrain(body, request)
+        self._route_adapter(body)
         return body
+
+    def _route_adapter(self, body: dict[str, Any]) -> None:
+        """Name this model's adapter (or none) in the request as its server expects."""
+        style = self.lora_style
+        if style == "vllm":
+            body["model"] = self.lora
+        elif style == "sglang":
+            body["lora_path"] = self.lora
+        elif style == "sglang-model":
+            body["model"] = f"{self.name}:{self.lora}"
+        elif style == "llamacpp":
+            body["lora"] = (
+                [] if self.lora is None else [{"id": int(self.lora), "scale": self.lora_scale}]
+            )
+
+    def constrains(self, request: CompletionRequest) -> bool | None:
+        return request.constrained and self.guided != "off"
 
     def _constrain(self, body: dict[str, Any], request: CompletionRequest) -> None:
         if self.guided == "off":
@@ -194,6 +232,7 @@ class OpenAIChatModel(HostedChatModel):
                 body["tool_choice"] = {"type": "function", "function": {"name": choice}}
             if not request.parallel_tool_calls:
                 body["parallel_tool_calls"] = False
+        self._route_adapter(body)
         return body
 
     def parse_chat(self, data: Any) -> Reply:
@@ -262,6 +301,23 @@ def _content_text(content: object) -> str:
     raise MalformedResponse(f"message content is not text: {type(content).__name__}")
 
 
+def _lora_style(lora: str | None, style: str | None) -> str | None:
+    """The checked adapter style: None without an adapter (llama-server's may go without)."""
+    if style is not None and style not in LORA_STYLES:
+        raise ValueError(f"lora_style={style!r} must be one of {', '.join(LORA_STYLES)}")
+    if lora is None:
+        if style not in (None, "llamacpp"):
+            raise ValueError(f"lora_style={style} needs lora=NAME, the adapter's name")
+        return style
+    style = style or "vllm"
+    if style == "llamacpp" and not lora.isdigit():
+        raise ValueError(
+            f"lora={lora!r}: llama-server numbers its adapters by load order (--lora ...); "
+            "give the number, e.g. lora=0"
+        )
+    return style
+
+
 def from_spec(
     spec: ModelSpec, seed: int = 0, environ: Mapping[str, str] | None = None
 ) -> OpenAIChatModel:
@@ -272,7 +328,9 @@ def from_spec(
         raise ValueError(
             f"model spec {spec.text!r}: the openai backend needs a model name, e.g. openai:gpt-4o"
         )
-    options = SpecOptions(spec, (*HTTP_OPTIONS, "guided", "max_tokens_field"))
+    options = SpecOptions(
+        spec, (*HTTP_OPTIONS, "guided", "max_tokens_field", "lora", "lora_style", "lora_scale")
+    )
     settings = http_settings(
         options,
         default_base_url=env.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL,
@@ -290,6 +348,14 @@ def from_spec(
         "max_tokens_field", "max_tokens", ("max_tokens", "max_completion_tokens")
     )
     price = spec_price(options, spec.name)
+    lora = options.optional("lora")
+    style = options.optional("lora_style")
+    try:
+        if options.optional("lora_scale") is not None and style != "llamacpp":
+            raise ValueError("lora_scale is for lora_style=llamacpp")
+        style = _lora_style(lora, style.lower() if style else None)
+    except ValueError as exc:
+        raise ValueError(f"model spec {spec.text!r}: {exc}") from None
     return OpenAIChatModel(
         spec.name,
         settings,
@@ -297,7 +363,10 @@ def from_spec(
         guided=guided,
         max_tokens_field=field,
         price=price,
+        lora=lora,
+        lora_style=style,
+        lora_scale=options.number("lora_scale", 1.0),
     )
 
 
-__all__ = ["DEFAULT_BASE_URL", "GUIDED_MODES", "OpenAIChatModel", "from_spec"]
+__all__ = ["DEFAULT_BASE_URL", "GUIDED_MODES", "LORA_STYLES", "OpenAIChatModel", "from_spec"]

@@ -14,6 +14,8 @@ from pydantic import (
     model_validator,
 )
 
+from automem.models.roles import RoleSpecs
+
 SEED_SYNTAX = "use a number, a list '42,43' or a range '42-51'"
 
 
@@ -91,7 +93,10 @@ class RunConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    model: str = Field(description="Model spec, e.g. 'scripted' or 'openai:gpt-4o'.")
+    model: str = Field(
+        description="Model spec, e.g. 'scripted' or 'openai:gpt-4o', or models by role: "
+        "'memory=<spec>;action=<spec>' (automem.models.roles)."
+    )
     tasks: tuple[TaskConfig, ...] = Field(min_length=1)
     constrained_output: bool | None = Field(
         None,
@@ -130,6 +135,18 @@ class RunConfig(BaseModel):
             task = {k: data.pop(k) for k in ("env", "seeds", "max_steps", "scaffold") if k in data}
             data["tasks"] = (task,)
         return data
+
+    @field_validator("model")
+    @classmethod
+    def _model_roles(cls, model: str) -> str:
+        # The two-model form is stored canonically; a one-model spec stays exactly as given,
+        # so older run directories resume.
+        return RoleSpecs.parse(model).text
+
+    @property
+    def roles(self) -> RoleSpecs:
+        """The model spec of each role: ``agent``, or ``memory`` and ``action``."""
+        return RoleSpecs.parse(self.model)
 
     @field_validator("tasks")
     @classmethod

@@ -3,8 +3,9 @@
 Layout::
 
     RUN/
-      run.json                 config, scaffold identity, model identity, package versions of
-                               the first attempt, and ``attempts``: one entry per invocation
+      run.json                 config, scaffold identity, model identity (``models``: by
+                               role; a resume with other weights is refused), package versions
+                               of the first attempt, and ``attempts``: one entry per invocation
                                (start time, command, interpreter, versions, model identity)
       scaffolds/<name>.yaml    the exact scaffolds used (checked against run.json's digests)
       summary.json             finished episodes aggregated; the others listed apart
@@ -45,6 +46,7 @@ from typing import IO, Any
 from pydantic import BaseModel, ValidationError
 
 from automem.core import ModelIdentity
+from automem.models.roles import RoleName, combined_identity, identity_mismatch
 from automem.runs.config import RunConfig
 from automem.runs.summary import EpisodeSummary, summarise
 from automem.scaffold import Scaffold, ScaffoldError, dump, load
@@ -175,9 +177,10 @@ class RunDir:
         root: Path,
         config: RunConfig,
         scaffolds: Mapping[str, Scaffold],
-        model: ModelIdentity,
+        models: Mapping[RoleName, ModelIdentity],
     ) -> RunDir:
-        """Start a run in ``root`` or continue the one there; ``scaffolds`` by name.
+        """Start a run in ``root`` or continue the one there; ``scaffolds`` by name, the
+        identity of each role's model in ``models``.
 
         Every check comes before the first write: a refused resume changes nothing.
         """
@@ -190,15 +193,19 @@ class RunDir:
             raise RunDirError(f"cannot create the run directory {root}: {exc.strerror}") from None
         run.lock()
         try:
-            run._start(config, scaffolds, model)
+            run._start(config, scaffolds, dict(models))
         except BaseException:
             run.unlock()
             raise
         return run
 
     def _start(
-        self, config: RunConfig, scaffolds: Mapping[str, Scaffold], model: ModelIdentity
+        self,
+        config: RunConfig,
+        scaffolds: Mapping[str, Scaffold],
+        models: dict[RoleName, ModelIdentity],
     ) -> None:
+        model = combined_identity(models)
         attempt = {
             "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "command": sys.argv,
@@ -210,6 +217,7 @@ class RunDir:
         if run_json.exists():
             record = self.run_record()
             self._check_same(record, config, scaffolds)
+            self._check_models(record, models)
             self._check_folders()
             record["attempts"] = [*record.get("attempts", _first_attempt(record)), attempt]
             write_json_atomic(run_json, record)
@@ -232,6 +240,7 @@ class RunDir:
                         for name, s in scaffolds.items()
                     },
                     "model": model.model_dump(mode="json"),
+                    "models": {r: m.model_dump(mode="json") for r, m in models.items()},
                     "versions": attempt["versions"],
                     "attempts": [attempt],
                 },
@@ -306,6 +315,27 @@ class RunDir:
                 )
         for name, digest in digests.items():
             self._check_scaffold_copy(name, digest)
+
+    def _check_models(self, record: dict[str, Any], models: dict[RoleName, ModelIdentity]) -> None:
+        """The episodes of a run come from one model per role: a spec that now loads other
+        weights (a changed model file or adapter, another package version) may not add to it."""
+        recorded = record.get("models")
+        if recorded is None and isinstance(record.get("model"), dict):
+            recorded = {"agent": record["model"]}  # a run.json before models by role
+        if not isinstance(recorded, dict):
+            return  # a run.json that never recorded an identity: nothing to compare
+        for role, identity in recorded.items():
+            if not isinstance(identity, dict):
+                raise RunDirError(
+                    f"{self.root / 'run.json'}: models.{role} must be an object (a model "
+                    f"identity), found {_kind(identity)}"
+                )
+        if (why := identity_mismatch(recorded, models)) is not None:
+            raise RunDirError(
+                f"{self.root} holds episodes made by a different model identity than the "
+                f"spec loads now ({why}). Its episodes would mix two models: restore the "
+                "model the run was made with to resume it, or choose a new --out."
+            )
 
     def _check_scaffold_copy(self, name: str, digest: str) -> None:
         """The run's own copy of a scaffold is what its episodes use: it must be unchanged."""

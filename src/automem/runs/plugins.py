@@ -165,9 +165,9 @@ def used_components(config: RunConfig, scaffolds: Iterable[Scaffold]) -> tuple[C
         if entry is not None:
             ref = entry if isinstance(entry, str) else reference(entry)
             found.append(Component(kind="helper", name=helper, ref=ref))
-    backend = parse_spec(config.model).backend
-    if (factory := user_backend(backend)) is not None:
-        found.append(Component(kind="backend", name=backend, ref=reference(factory)))
+    for backend in sorted({parse_spec(spec).backend for _, spec in config.roles.items()}):
+        if (factory := user_backend(backend)) is not None:
+            found.append(Component(kind="backend", name=backend, ref=reference(factory)))
     for task in config.tasks:
         if is_builtin(task.env):
             continue

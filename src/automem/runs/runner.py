@@ -30,8 +30,8 @@ from typing import Any, Literal
 from automem import envs
 from automem import scaffold as scaffolds
 from automem.agent.loop import Episode
-from automem.core import ChatModel, ModelIdentity, TextEnv, Usage
-from automem.models import load_model
+from automem.core import ModelIdentity, TextEnv, Usage
+from automem.models.roles import RoleModels, RoleName, load_roles
 from automem.models.threads import worker_environment
 from automem.runs import plugins, salvage
 from automem.runs.budget import Budget, BudgetMeter
@@ -124,7 +124,7 @@ def run(
     loaded, scaffold_of = _load_scaffolds(config)
     spawns = executor == "ray" or (executor == "local" and workers > 1)
     config = plugins.prepare(config, loaded.values(), workers=spawns)
-    run_dir = RunDir.create_or_resume(out, config, loaded, _identity(config.model))
+    run_dir = RunDir.create_or_resume(out, config, loaded, _identities(config.model))
     meter = BudgetMeter(budget) if budget is not None and not budget.unlimited else None
     ran = finished_now = 0
     try:
@@ -179,13 +179,14 @@ def run(
     )
 
 
-def _identity(spec: str) -> ModelIdentity:
-    """The identity run.json records; the model built to learn it is closed again."""
-    model = load_model(spec, seed=0)
+def _identities(spec: str) -> dict[RoleName, ModelIdentity]:
+    """The identity of each role's model, which run.json records; the models built to learn
+    them are closed again."""
+    models = load_roles(spec, seed=0)
     try:
-        return model.identity
+        return models.identities()
     finally:
-        model.close()
+        models.close()
 
 
 def _load_scaffolds(config: RunConfig) -> tuple[dict[str, Scaffold], dict[str, str]]:
@@ -284,9 +285,9 @@ def _execute_threads(
     meter: BudgetMeter | None,
     progress: ProgressCallback | None,
 ) -> Iterator[EpisodeSummary]:
-    # A shareable model (an HTTP client) serves every thread, so its connection cap holds.
-    model = load_model(tasks[0].model, seed=0)
-    shared = model if model.shareable else None
+    # Shareable models (HTTP clients) serve every thread, so their connection caps hold.
+    model = load_roles(tasks[0].model, seed=0)
+    shared = model if all(m.shareable for m in model.by_role().values()) else None
     stop = _Interruptible(meter)
     pool = ThreadPoolExecutor(max_workers=min(workers, len(tasks)))
     try:
@@ -436,7 +437,7 @@ def _guarded(
     task: EpisodeTask,
     progress: ProgressCallback | None,
     meter: BudgetMeter | _Interruptible | None,
-    shared_model: ChatModel | None = None,
+    shared_model: RoleModels | None = None,
 ) -> EpisodeSummary | None:
     """Run a task unless the budget ran out (or the run was interrupted) before it started."""
     if meter is not None and meter.exhausted():
@@ -448,14 +449,14 @@ def run_episode(
     task: EpisodeTask,
     on_progress: ProgressCallback | None = None,
     meter: BudgetMeter | _Interruptible | None = None,
-    shared_model: ChatModel | None = None,
+    shared_model: RoleModels | None = None,
 ) -> EpisodeSummary | None:
     """Run one episode into the run's .partial area, then move it into place.
 
     A finished episode goes to ``episodes/<id>``, any other to ``episodes/.stopped/<id>``.
     On an exception nothing is left behind (environment and model closed, work removed).
     Returns None if the run's interrupt stopped it: the episode is then discarded.
-    ``shared_model`` is a shareable model used (and left open) instead of a fresh one.
+    ``shared_model`` holds shareable models used (and left open) instead of fresh ones.
     """
     run_dir = RunDir(task.run_root)
     path = run_dir.scaffold_path(task.scaffold)
@@ -484,14 +485,14 @@ def _play(
     work: Path,
     on_progress: ProgressCallback | None,
     meter: BudgetMeter | _Interruptible | None,
-    shared_model: ChatModel | None,
+    shared_model: RoleModels | None,
 ) -> EpisodeSummary:
-    """Play the episode into ``work``; the environment and a model of its own are closed."""
+    """Play the episode into ``work``; the environment and models of its own are closed."""
     env: TextEnv | None = None
     model = shared_model
     try:
         env = envs.make(task.task.env)
-        model = model or load_model(task.model, seed=task.seed)
+        model = model or load_roles(task.model, seed=task.seed)
         cap = min(task.task.max_steps or env.max_steps, env.max_steps)
         with TraceWriter(work / "trace.jsonl") as trace:
             Episode(

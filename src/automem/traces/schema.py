@@ -13,14 +13,18 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from automem.core import Frozen, ModelIdentity, Usage
+from automem.core import Frozen, ModelIdentity, Sampling, Usage
 from automem.memory import JournalRecord, MemoryLimits
 
 # Version 2: command records of SEARCH and COUNT carry ``matches`` (their line count), so
 # statistics never parse result text. Version 1 traces are still read; for those alone the
 # statistics fall back to the v1 wording ("0 matches ...") of an empty search.
-TRACE_SCHEMA_VERSION = 2
-READABLE_SCHEMA_VERSIONS = (1, 2)
+# Version 3: models by role. The header holds ``models`` (role -> identity); every call
+# record says which role and model answered, its sampling, the commands allowed, whether
+# decoding was constrained and whether the loop forced an ACTION-only turn. Older traces
+# read with the header's one model as the ``agent`` and those call fields unknown (None).
+TRACE_SCHEMA_VERSION = 3
+READABLE_SCHEMA_VERSIONS = (1, 2, 3)
 
 
 class Header(Frozen):
@@ -33,12 +37,24 @@ class Header(Frozen):
     max_steps: int
     scaffold: str
     scaffold_digest: str
-    model: ModelIdentity
+    model: ModelIdentity = Field(
+        description="The agent's identity; in a two-model run one naming both (backend "
+        "'two-model', details by role)."
+    )
+    models: dict[str, ModelIdentity] = Field(
+        default_factory=dict,
+        description="The identity of each role's model: 'agent', or 'memory' and 'action'.",
+    )
     actions: tuple[str, ...]
     default_action: str
     initial_files: dict[str, str]
     limits: MemoryLimits
     started_at: str
+
+    @property
+    def roles(self) -> dict[str, ModelIdentity]:
+        """The model of each role; a trace before version 3 had one, the agent."""
+        return dict(self.models) if self.models else {"agent": self.model}
 
 
 class MessageRecord(Frozen):
@@ -51,13 +67,29 @@ class MessageRecord(Frozen):
 
 
 class CallRecord(Frozen):
-    """One model call: its prompt (message ids, in order), its reply, usage or error."""
+    """One model call: its prompt (message ids, in order), its reply, usage or error.
+
+    Since version 3 it also says who answered and under what terms; the fields are None in
+    older traces, where the header's one model answered every call.
+    """
 
     type: Literal["call"] = "call"
     step: int
     phase: str
     turn: int
     prompt: tuple[int, ...]
+    role: str | None = Field(None, description="'agent', 'memory' or 'action'.")
+    model: str | None = Field(None, description="The answering model's spec (header.models).")
+    sampling: Sampling | None = None
+    allowed_ops: tuple[str, ...] | None = Field(None, description="The commands allowed.")
+    constrained: bool | None = Field(
+        None,
+        description="Whether decoding was constrained to the command grammar (the backend's "
+        "account; None when the call failed or the backend does not say).",
+    )
+    forced_action: bool | None = Field(
+        None, description="The loop allowed ACTION only: PLAN's last turn."
+    )
     response: int | None = None
     usage: Usage | None = None
     finish_reason: str | None = None
