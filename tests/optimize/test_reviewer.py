@@ -16,7 +16,7 @@ from automem.models.pricing import Price
 from automem.models.scripted import ScriptedChatModel, ScriptedReply
 from automem.optimize import check_proposal
 from automem.optimize.review import Reviewer, ReviewLimits
-from automem.optimize.reviewer import LLMReviewer
+from automem.optimize.reviewer import COMPACT_TOOLS, LLMReviewer
 from automem.optimize.transcript import read_transcript
 from automem.scaffold import HelperConfig, dump, parse
 from tests.optimize.reviewer_setup import (
@@ -297,7 +297,7 @@ KILLED = """
 import os, signal, sys
 from pathlib import Path
 from automem.models.scripted import ScriptedChatModel, ScriptedReply
-from automem.optimize.reviewer import LLMReviewer
+from automem.optimize.reviewer import COMPACT_TOOLS, LLMReviewer
 from tests.optimize.reviewer_setup import context
 
 class Killed(ScriptedChatModel):
@@ -407,3 +407,28 @@ def test_calls_after_the_last_allowed_refusal_are_not_run(
     assert "\n" not in outcome.failure
     kinds = [e["event"] for e in events(tmp_path / "a")]
     assert kinds[-4:] == ["submission", "tool_result", "skipped", "end"]
+
+
+def test_a_compact_session_offers_the_core_tools_and_a_short_prompt(
+    minihack_run: Path, tmp_path: Path
+) -> None:
+    model = ScriptedChatModel(
+        [
+            reply(("search", {"run": "parent-0", "pattern": "stairs"}), ("current_scaffold", {})),
+            reply(submit(child_patch())),
+        ]
+    )
+    outcome = LLMReviewer(model, compact=True).review(context((minihack_run,)), tmp_path / "a")
+    assert outcome.failure is None and outcome.scaffold_text == child_yaml()
+    first = model.requests[0]
+    names = [t.name for t in first.tools]
+    assert names == [*COMPACT_TOOLS, "submit"]
+    assert COMPACT_TOOLS == ("list_episodes", "read_steps", "current_scaffold", "helper_catalogue")
+    assert dump(parent()) not in first.system and "Constraints of the method" in first.system
+    full = ScriptedChatModel([reply(submit(child_patch()))])
+    LLMReviewer(full).review(context((minihack_run,)), tmp_path / "b")
+    assert dump(parent()) in full.requests[0].system
+    assert len(first.system) < len(full.requests[0].system) / 2
+    (refused, scaffold) = results(model, 1)
+    assert refused[1] and "search" in refused[0]  # not offered: an error result
+    assert scaffold == (dump(parent()), False)

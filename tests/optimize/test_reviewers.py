@@ -19,3 +19,11 @@ def test_a_model_driven_reviewer_is_recorded_with_its_model() -> None:
     record = reviewer_identity(ModelReviewer())
     assert record["name"] == "llm" and record["model"]["spec"] == "scripted-chat"
     assert reviewer_identity(PlanReviewer()) == {"name": "plan"}
+
+
+def test_the_package_exports_both_reviewers_and_resolves_them_by_name() -> None:
+    from automem.optimize import LLMReviewer, RulesReviewer, resolve_reviewer
+
+    assert isinstance(resolve_reviewer("rules"), RulesReviewer)
+    llm = resolve_reviewer("scripted")
+    assert isinstance(llm, LLMReviewer) and llm.model.identity.spec == "scripted"

@@ -1,4 +1,5 @@
-"""Loop 1 as library code: checks of proposed scaffolds, gate rules, screening, Pareto pool.
+"""Loop 1 as library code: the search (:func:`optimize`), its reviewers (an LLM's or the
+rules'), checks of proposed scaffolds, gate rules, screening, the Pareto pool, the lineage.
 
 Sits above ``runs/``; talks to runs, traces and scaffolds only through their public functions.
 """
@@ -32,6 +33,10 @@ from automem.optimize.proposal import (
     code_written_files,
     duplicate_ratio,
 )
+from automem.optimize.review import ReviewContext, Reviewer, ReviewLimits, ReviewOutcome
+from automem.optimize.reviewer import LLMReviewer
+from automem.optimize.reviewers import resolve_reviewer
+from automem.optimize.rules import RulesReviewer
 from automem.optimize.search import OptimizeError, OptimizeResult, optimize
 from automem.optimize.seeds import SeedSplit, split_seeds
 from automem.optimize.structure import structural_changes
@@ -42,6 +47,7 @@ __all__ = [
     "Acceptance",
     "CheckedProposal",
     "Decision",
+    "LLMReviewer",
     "Lineage",
     "MeanGain",
     "MeanRule",
@@ -55,7 +61,12 @@ __all__ = [
     "ParetoRule",
     "PatchError",
     "ProposalRejected",
+    "ReviewContext",
+    "ReviewLimits",
+    "ReviewOutcome",
+    "Reviewer",
     "Revision",
+    "RulesReviewer",
     "SeedSplit",
     "Validity",
     "apply_patch",
@@ -68,6 +79,7 @@ __all__ = [
     "mean_progression",
     "optimize",
     "read_lineage",
+    "resolve_reviewer",
     "run_episodes",
     "screen",
     "screening_subset",

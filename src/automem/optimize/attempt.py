@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 
 from automem.agent.helpers import user_helper
+from automem.core import Usage
 from automem.optimize.config import ParetoRule
 from automem.optimize.evaluate import Evaluation, evaluate, stage_config
 from automem.optimize.gate import Decision, screen, screening_subset
@@ -29,6 +30,7 @@ from automem.optimize.review import (
     ReviewOutcome,
     Verdict,
 )
+from automem.optimize.transcript import read_transcript
 from automem.optimize.validity import run_episodes
 from automem.runs import EpisodeSummary, TaskConfig, plugins
 from automem.runs.directory import write_json_atomic
@@ -67,6 +69,7 @@ def _review(s: Search, record: AttemptRecord, folder: Path, parent: VersionRecor
         s.spend.check_review(s.first_stage())
         if (aside := s.opt.set_aside(folder)) is not None:
             s.listener.note(f"{record.id}: an unfinished session's files kept in {aside.name}")
+        record.interrupted_usage = interrupted_usage(folder)
         folder.mkdir(parents=True, exist_ok=True)
         s.listener.note(f"{record.id}: {s.reviewer.name} reviews {record.parent}")
         outcome = s.reviewer.review(_context(s, record, parent), folder)
@@ -74,6 +77,23 @@ def _review(s: Search, record: AttemptRecord, folder: Path, parent: VersionRecor
     record.review_usage, record.review_turns = outcome.usage, outcome.turns
     record.description = outcome.description
     return outcome
+
+
+def interrupted_usage(folder: Path) -> Usage:
+    """What the killed sessions set aside in ``folder`` spent: the usage of every reply their
+    transcripts recorded (a session killed mid-way was still paid for)."""
+    prompt = completion = 0
+    costs: list[float] = []
+    for path in sorted(folder.glob(".interrupted-*/transcript.jsonl")):
+        for event in read_transcript(path):
+            if event.get("event") != "reply":
+                continue
+            usage = Usage.model_validate(event.get("usage") or {})
+            prompt, completion = prompt + usage.prompt_tokens, completion + usage.completion_tokens
+            if usage.cost_usd is not None:
+                costs.append(usage.cost_usd)
+    cost = sum(costs) if costs else None
+    return Usage(prompt_tokens=prompt, completion_tokens=completion, cost_usd=cost)
 
 
 def _context(s: Search, record: AttemptRecord, parent: VersionRecord) -> ReviewContext:
@@ -366,7 +386,7 @@ def _finish(
             "gate": record.decision.model_dump() if record.decision else None,
             "cost": {
                 "review_tokens": record.review_tokens,
-                "review_cost_usd": record.review_usage.cost_usd,
+                "review_cost_usd": record.review_cost_usd,
                 "review_turns": record.review_turns,
                 "episodes": record.episodes,
                 "agent_tokens": sum(

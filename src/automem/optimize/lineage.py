@@ -65,6 +65,11 @@ class AttemptRecord(_Record):
         default_factory=list, description="Helper source files (--allow-code), relative paths."
     )
     review_usage: Usage = Usage()
+    interrupted_usage: Usage = Field(
+        Usage(),
+        description="What review sessions killed before their end spent (read from their "
+        "set-aside transcripts); the budgets count it.",
+    )
     review_turns: int = 0
     screen: StageRecord | None = None
     screen_decision: DecisionRecord | None = None
@@ -78,7 +83,15 @@ class AttemptRecord(_Record):
 
     @property
     def review_tokens(self) -> int:
-        return self.review_usage.prompt_tokens + self.review_usage.completion_tokens
+        spent = (self.review_usage, self.interrupted_usage)
+        return sum(u.prompt_tokens + u.completion_tokens for u in spent)
+
+    @property
+    def review_cost_usd(self) -> float | None:
+        """USD of every session of this attempt; None when no session reported a cost."""
+        costs = [u.cost_usd for u in (self.review_usage, self.interrupted_usage)]
+        known = [c for c in costs if c is not None]
+        return sum(known) if known else None
 
 
 class VersionRecord(_Record):
@@ -139,7 +152,7 @@ class Lineage(_Record):
 
     @property
     def review_cost_usd(self) -> float:
-        return sum(a.review_usage.cost_usd or 0.0 for a in self.attempts)
+        return sum(a.review_cost_usd or 0.0 for a in self.attempts)
 
     @property
     def episodes(self) -> int:

@@ -49,6 +49,8 @@ CODE_NAME = re.compile(r"[a-z_][a-z0-9_]*\.py")
 MAX_CODE_CHARS = 100_000
 MAX_FAILURE_CHARS = 500
 DEFAULT_SAMPLING = Sampling(temperature=1.0, max_tokens=8192)
+# The tools of a compact session (small local models, whose prompt must stay short).
+COMPACT_TOOLS = ("list_episodes", "read_steps", "current_scaffold", "helper_catalogue")
 
 
 class SubmitArgs(BaseModel):
@@ -81,14 +83,26 @@ WRITE_CODE = Tool(
 
 
 class LLMReviewer:
-    """A reviewer that is a tool-calling session with ``model`` (see the module)."""
+    """A reviewer that is a tool-calling session with ``model`` (see the module).
+
+    ``compact`` is for small local models, whose first prompt (system prompt, parent YAML,
+    every tool's schema: about 3,700 tokens) takes minutes on a CPU: the session offers only
+    :data:`COMPACT_TOOLS` and submit, and leaves the parent's YAML to ``current_scaffold``.
+    The constraints, checks and caps are the same.
+    """
 
     def __init__(
-        self, model: ChatModel, name: str | None = None, *, sampling: Sampling = DEFAULT_SAMPLING
+        self,
+        model: ChatModel,
+        name: str | None = None,
+        *,
+        sampling: Sampling = DEFAULT_SAMPLING,
+        compact: bool = False,
     ) -> None:
         self.model = model
         self.name = name or f"llm:{model.identity.spec}"
         self.sampling = sampling
+        self.compact = compact
 
     def review(self, context: ReviewContext, attempt_dir: Path) -> ReviewOutcome:
         attempt_dir.mkdir(parents=True, exist_ok=True)
@@ -150,8 +164,12 @@ class _Session:
         ]
         self.box = ReviewTools(self.context)
         extra = (SUBMIT, WRITE_CODE) if self.context.allow_code else (SUBMIT,)
-        self.tools: tuple[Tool, ...] = (*self.box.tools(), *extra)
-        self.system = system_prompt(self.context, [t.name for t in self.tools])
+        offered = self.box.tools()
+        compact = self.reviewer.compact
+        if compact:
+            offered = tuple(t for t in offered if t.name in COMPACT_TOOLS)
+        self.tools: tuple[Tool, ...] = (*offered, *extra)
+        self.system = system_prompt(self.context, [t.name for t in self.tools], compact=compact)
 
     def run(self) -> ReviewOutcome:
         limits = self.context.limits

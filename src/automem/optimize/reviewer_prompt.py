@@ -33,6 +33,12 @@ parent's YAML exactly as current_scaffold shows it), your analysis and a descrip
 refused submission comes back with every reason: fix them all and submit again. Runs are named
 by alias (e.g. parent-0); tool results are capped, so ask for narrow ranges."""
 
+COMPACT_METHOD = """\
+How to work: list_episodes, read_steps where it matters, current_scaffold (the parent's YAML)
+and helper_catalogue; then call submit once with the revised scaffold (the whole YAML, or a
+unified diff of current_scaffold), your analysis and a description. Runs are named by alias
+(e.g. parent-0)."""
+
 CODE = """\
 You may also add a helper as Python code: write_code(filename, source) writes a module that
 defines a subclass of automem.agent.helpers.Helper and registers it with
@@ -46,7 +52,8 @@ REMINDER = (
 )
 
 
-def system_prompt(context: ReviewContext, tools: Sequence[str]) -> str:
+def system_prompt(context: ReviewContext, tools: Sequence[str], *, compact: bool = False) -> str:
+    """The session's instructions; ``compact`` leaves the parent's YAML to current_scaffold."""
     parts = [
         "You are the reviewer of a scaffold optimisation. An LLM agent plays the game "
         f"{context.game!r} with a directory of memory files it manages through commands. The "
@@ -55,7 +62,7 @@ def system_prompt(context: ReviewContext, tools: Sequence[str]) -> str:
         "agent progress further.",
         f"Objective:\n{context.objective}",
         CONSTRAINTS,
-        METHOD,
+        COMPACT_METHOD if compact else METHOD,
     ]
     if context.allow_code:
         parts.append(CODE)
@@ -66,7 +73,8 @@ def system_prompt(context: ReviewContext, tools: Sequence[str]) -> str:
             "failed-N), then revise the PARENT again, not the failed candidate."
         )
     parts.append(f"Tools: {', '.join(tools)}.")
-    parts.append(f"The parent scaffold (YAML):\n{context.parent_text}")
+    if not compact:
+        parts.append(f"The parent scaffold (YAML):\n{context.parent_text}")
     return "\n\n".join(parts)
 
 

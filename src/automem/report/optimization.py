@@ -105,7 +105,7 @@ def _attempt(root: Path, a: AttemptRecord) -> str:
             analysis = outcome.analysis
         except ValueError:
             analysis = "(review.json is not a valid review outcome)"
-    cost = a.review_usage.cost_usd
+    cost = a.review_cost_usd
     verdict = a.verdict or a.status
     details = ""
     if diff or analysis:
