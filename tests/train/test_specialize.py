@@ -1,8 +1,9 @@
 """`automem specialize`: collect, select, train, evaluate, ledger, resume (real Crafter runs).
 
-The specialist's evaluation needs the two-model spec ``memory=...;action=...`` that the runtime
-does not read yet, so these tests give :func:`specialize` an ``evaluate`` step that checks the
-spec it is handed and then plays the base spec on the same seeds. Everything else is real:
+These tests play the scripted model, which takes no adapter, so they give :func:`specialize`
+an ``evaluate`` step that records the spec it is handed and then plays the base spec on the
+same seeds. The real evaluation (the embedded model with the trained adapter, through
+:func:`evaluate_specialist`) is in tests/train/test_loop2_e2e.py. Everything else is real:
 the runs, the selection, and (in the slow test) the LoRA training.
 """
 
@@ -75,6 +76,37 @@ class FakeTrainer:
 def test_the_two_model_spec_names_the_adapter(tmp_path: Path) -> None:
     spec = specialist_spec("local:smollm2-135m", tmp_path / "a.gguf")
     assert spec == f"memory=local:smollm2-135m,lora={tmp_path / 'a.gguf'};action=local:smollm2-135m"
+
+
+def test_the_spec_is_what_the_role_parser_reads_with_an_absolute_adapter(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from automem.models.registry import parse_spec
+    from automem.models.roles import RoleSpecs
+
+    monkeypatch.chdir(tmp_path)
+    base = "local:smollm2-135m,n_ctx=4096,n_threads=2"
+    roles = RoleSpecs.parse(specialist_spec(base, Path("out/adapter.gguf")))
+    assert roles.two_model and roles.action == base
+    memory = parse_spec(str(roles.memory))
+    assert memory.name == "smollm2-135m" and memory.options["n_threads"] == "2"
+    assert memory.options["lora"] == str(tmp_path / "out" / "adapter.gguf")
+
+
+@pytest.mark.parametrize(
+    ("base", "adapter", "message"),
+    [
+        ("local:smollm2-135m", "a,b/adapter.gguf", "the path holds ',', which a model spec"),
+        ("local:smollm2-135m", "a;b=c/adapter.gguf", "the path holds ';' '=', which a model spec"),
+        ("local:smollm2-135m,lora=/x.gguf", "adapter.gguf", "already names a LoRA adapter"),
+        ("memory=scripted;action=scripted", "adapter.gguf", "needs one base model"),
+    ],
+)
+def test_a_spec_that_would_not_parse_back_is_refused(
+    tmp_path: Path, base: str, adapter: str, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        specialist_spec(base, tmp_path / adapter)
 
 
 def test_specialize_runs_every_step_writes_the_ledger_and_resumes(tmp_path: Path) -> None:

@@ -102,8 +102,28 @@ def run_to_completion(config: RunConfig, out: Path) -> None:
 
 
 def specialist_spec(base: str, adapter: Path) -> str:
-    """The two-model spec: the adapted base does the memory turns, the base commits."""
-    return f"memory={base},lora={adapter.resolve()};action={base}"
+    """The two-model spec: the adapted base does the memory turns, the base commits.
+
+    The adapter path is absolute (the evaluation may run elsewhere) and must survive the spec
+    syntax: ``;`` splits roles, ``,`` options and ``=`` a key from its value."""
+    from automem.models.registry import parse_spec
+    from automem.models.roles import RoleSpecs
+
+    if RoleSpecs.parse(base).two_model:
+        raise ValueError(f"model {base!r}: specialize needs one base model, not a two-model spec")
+    if "lora" in parse_spec(base).options:
+        raise ValueError(
+            f"model {base!r} already names a LoRA adapter; give the plain base model "
+            "(specialize adds the trained adapter to the memory role)"
+        )
+    path = adapter.resolve()
+    bad = sorted(set(",;=") & set(str(path)))
+    if bad:
+        raise ValueError(
+            f"adapter {path}: the path holds {' '.join(map(repr, bad))}, which a model spec "
+            "cannot carry; use an output folder without them"
+        )
+    return f"memory={base},lora={path};action={base}"
 
 
 def evaluate_specialist(config: RunConfig, out: Path, run: RunFn) -> None:
