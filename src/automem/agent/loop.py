@@ -489,7 +489,7 @@ class Episode:
             {
                 "name": name,
                 "size": size,
-                "lines": self.memory.read(name).count("\n"),
+                "lines": self.memory.line_breaks(name),  # kept up to date, not rescanned
                 "purpose": purposes.get(name, ""),
             }
             for name, size in self.memory.files().items()
