@@ -84,6 +84,13 @@ def optimize_command(
                 "reviewer model's spec, e.g. 'anthropic:claude-sonnet-4-5'."
             ),
         ] = "rules",
+        compact_review: Annotated[
+            bool,
+            typer.Option(
+                help="A model reviewer gets the short session meant for small local models: "
+                "fewer tools, and the parent's YAML only on request."
+            ),
+        ] = False,
         scaffold: Annotated[
             str | None, typer.Option(help="Start scaffold (default: the game's v0).")
         ] = None,
@@ -226,6 +233,7 @@ def _config_data(options: dict[str, Any], fail: Fail) -> dict[str, Any]:
         "scaffold": options["scaffold"] or default_for_game(limited.tasks[0].env),
         "model": options["model"],
         "reviewer": options["reviewer"],
+        "compact_review": options["compact_review"],
         "versions": options["versions"],
         "fresh_attempts": options["attempts"],
         "continuations": options["continuations"],
@@ -264,7 +272,7 @@ def _run(config: OptimizeConfig, out_dir: Path, fail: Fail, out: Console, err: C
     from automem.scaffold import ScaffoldError
 
     try:
-        reviewer = resolve_reviewer(config.reviewer)
+        reviewer = resolve_reviewer(config.reviewer, compact=config.compact_review)
     except ImportError as exc:
         raise fail(f"reviewer {config.reviewer!r} is not available: {exc}") from None
     except ValueError as exc:

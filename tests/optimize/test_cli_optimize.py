@@ -45,7 +45,7 @@ def args(out: Path, *extra: str) -> list[str]:
 def test_optimize_runs_and_prints_the_versions(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(reviewers, "resolve_reviewer", lambda name: PlanReviewer())
+    monkeypatch.setattr(reviewers, "resolve_reviewer", lambda name, **_: PlanReviewer())
     result = runner.invoke(app, args(tmp_path / "o", "--rule", "paired", "--min-gain", "-0.5"))
     assert result.exit_code == 0, result.output
     assert "v1-a1: candidate minihack-v1-a1" in result.output
@@ -65,7 +65,7 @@ def test_optimize_runs_and_prints_the_versions(
 def test_a_spent_budget_exits_1_with_the_best_so_far(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(reviewers, "resolve_reviewer", lambda name: PlanReviewer())
+    monkeypatch.setattr(reviewers, "resolve_reviewer", lambda name, **_: PlanReviewer())
     result = runner.invoke(app, args(tmp_path / "o", "--max-episodes", "4"))
     assert result.exit_code == 1, result.output
     assert "Best: v0 minihack-v0" in result.output
@@ -76,7 +76,7 @@ def test_a_spent_budget_exits_1_with_the_best_so_far(
 def test_ctrl_c_exits_130_with_the_resume_hint(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(reviewers, "resolve_reviewer", lambda name: InterruptedReviewer())
+    monkeypatch.setattr(reviewers, "resolve_reviewer", lambda name, **_: InterruptedReviewer())
     result = runner.invoke(app, args(tmp_path / "o"))
     assert result.exit_code == 130
     assert "interrupted" in result.output and "rerun the same command to resume" in result.output
@@ -96,3 +96,28 @@ def test_a_reviewer_that_is_not_installed_is_named(tmp_path: Path) -> None:
     result = runner.invoke(app, [*args(out)[:-2], "--reviewer", "nosuch:x", "--out", str(out)])
     assert result.exit_code == 2
     assert "unknown model backend 'nosuch'" in result.output and not out.exists()
+
+
+def test_compact_review_reaches_the_reviewer_and_the_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[tuple[str, bool]] = []
+
+    def resolve(name: str, *, compact: bool = False) -> PlanReviewer:
+        asked.append((name, compact))
+        return PlanReviewer()
+
+    monkeypatch.setattr(reviewers, "resolve_reviewer", resolve)
+    result = runner.invoke(
+        app, args(tmp_path / "o", "--compact-review", "--rule", "paired", "--min-gain", "-0.5")
+    )
+    assert result.exit_code == 0, result.output
+    assert asked == [("plan", True)]
+    assert read(tmp_path / "o/optimize.json")["config"]["compact_review"] is True
+
+
+def test_compact_review_is_refused_for_the_rules_reviewer(tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    result = runner.invoke(app, [*args(out), "--reviewer", "rules", "--compact-review"])
+    assert result.exit_code == 2
+    assert "--compact-review is for a model reviewer" in result.output

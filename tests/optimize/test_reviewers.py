@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from automem.models import ScriptedChatModel
 from automem.optimize.reviewers import reviewer_identity
 from tests.optimize.reviewers import PlanReviewer
@@ -27,3 +29,14 @@ def test_the_package_exports_both_reviewers_and_resolves_them_by_name() -> None:
     assert isinstance(resolve_reviewer("rules"), RulesReviewer)
     llm = resolve_reviewer("scripted")
     assert isinstance(llm, LLMReviewer) and llm.model.identity.spec == "scripted"
+
+
+def test_a_compact_model_reviewer_is_resolved_and_recorded_as_such() -> None:
+    from automem.optimize import LLMReviewer, resolve_reviewer
+
+    compact = resolve_reviewer("scripted", compact=True)
+    assert isinstance(compact, LLMReviewer) and compact.compact
+    assert reviewer_identity(compact)["compact"] is True
+    assert "compact" not in reviewer_identity(resolve_reviewer("scripted"))
+    with pytest.raises(ValueError, match="--compact-review is for a model reviewer"):
+        resolve_reviewer("rules", compact=True)

@@ -73,6 +73,9 @@ class OptimizeConfig(Frozen):
     scaffold: str = Field(description="The start scaffold: a built-in name or a YAML path.")
     model: str = Field(description="The agent's model spec.")
     reviewer: str = Field(description="'rules', or the reviewer model's spec.")
+    compact_review: bool = Field(
+        False, description="Model reviewers run the short session meant for small local models."
+    )
     versions: int = Field(5, ge=1, description="Rounds, each trying to produce one version.")
     fresh_attempts: int = Field(3, ge=1, description="Fresh reviewer attempts per round.")
     continuations: int = Field(
