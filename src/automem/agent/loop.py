@@ -52,8 +52,11 @@ from automem.traces.schema import (
     Header,
     MessageRecord,
     ObservationRecord,
+    PromptRecord,
     StepRecord,
+    TextRecord,
 )
+from automem.traces.texts import TextTable
 
 NO_COMMAND = {
     "log": "ERROR: your reply contained no command. Write commands exactly as shown, e.g. "
@@ -120,10 +123,13 @@ class Episode:
         self._message_ids: dict[tuple[str, str], int] = {}
         self._contents: dict[int, Message] = {}  # this step's messages, by id
         self._next_message_id = 0
+        self._texts = TextTable()  # the lines of prompts written so far
+        self._shown = (-1, "")  # (step, the observation as this step's prompts show it)
         self._unchanged = 0
         self._traced_records = 0
         self._history: deque[dict[str, object]] = deque(maxlen=scaffold.routine.history_window)
         self._static = self._static_context()
+        self._systems: dict[Phase, str] = {}  # each phase's system message, once rendered
 
     # ------------------------------------------------------------------ episode
 
@@ -472,14 +478,21 @@ class Episode:
         }
 
     def _system(self, phase: Phase) -> str:
-        cap = (
-            self.scaffold.routine.log_turn_cap
-            if phase == "log"
-            else self.scaffold.routine.plan_turn_cap
-        )
-        return self.prompts.render(
-            f"{phase}_system", **self._static, commands=self.prompts.commands(phase), turn_cap=cap
-        )
+        """A phase's system message: its variables are fixed for the episode, so it is
+        rendered once (on first use) and kept."""
+        text = self._systems.get(phase)
+        if text is None:
+            cap = (
+                self.scaffold.routine.log_turn_cap
+                if phase == "log"
+                else self.scaffold.routine.plan_turn_cap
+            )
+            commands = self.prompts.commands(phase)
+            text = self.prompts.render(
+                f"{phase}_system", **self._static, commands=commands, turn_cap=cap
+            )
+            self._systems[phase] = text
+        return text
 
     def _render(
         self, template: str, step: int, observation: Observation, phase: Phase, **extra: object
@@ -498,11 +511,12 @@ class Episode:
             text for helper in self.helpers if (text := helper.prompt_context(self.ctx, phase))
         ]
         self._sync_journal()
+        self._shown = (step, observation.render())
         return self.prompts.render(
             template,
             **self._static,
             step=step,
-            observation=observation.render(),
+            observation=self._shown[1],
             short_term=observation.short_term,
             files=files,
             helper_context=helper_context,
@@ -577,11 +591,26 @@ class Episode:
             message_id = self._next_message_id
             self._next_message_id += 1
             self._message_ids[key] = message_id
-            self.trace.write(
-                MessageRecord(id=message_id, step=step, phase=phase, role=role, content=content)
-            )
+            self._write_message(message_id, step, phase, role, content)
         self._contents[message_id] = Message(role=role, content=content)  # type: ignore[arg-type]
         return message_id
+
+    def _write_message(
+        self, message_id: int, step: int, phase: Phase, role: str, text: str
+    ) -> None:
+        """A reply verbatim; a prompt as parts of the text table (see automem.traces.texts)."""
+        if role == "assistant":
+            record = MessageRecord(id=message_id, step=step, phase=phase, role=role, content=text)
+            self.trace.write(record)
+            return
+        shown_step, shown = self._shown
+        first = self._texts.size
+        parts, new = self._texts.encode(text, shown if shown_step == step else "")
+        if new:
+            self.trace.write(TextRecord(step=step, first=first, texts=tuple(new)))
+        self.trace.write(
+            PromptRecord(id=message_id, step=step, phase=phase, role=role, parts=tuple(parts))
+        )
 
     def _record_step(
         self, step: int, proposed: str | None, fallback: str | None, result: StepResult
