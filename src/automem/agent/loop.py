@@ -120,7 +120,7 @@ class Episode:
         self.helpers: list[Helper] = build_helpers(scaffold.helpers)
         self.ctx = HelperContext(env=env, memory=self.memory)
         self.totals = EpisodeTotals()  # mutable running counts
-        self._message_ids: dict[tuple[str, str], int] = {}
+        self._message_ids: dict[tuple[str, bytes], int] = {}
         self._contents: dict[int, Message] = {}  # this step's messages, by id
         self._next_message_id = 0
         self._texts = TextTable()  # the lines of prompts written so far
@@ -129,7 +129,8 @@ class Episode:
         self._traced_records = 0
         self._history: deque[dict[str, object]] = deque(maxlen=scaffold.routine.history_window)
         self._static = self._static_context()
-        self._systems: dict[Phase, str] = {}  # each phase's system message, once rendered
+        self._systems: dict[Phase, tuple[int, Message]] = {}  # each phase's, once rendered
+        self._actions = tuple(env.action_names)
 
     # ------------------------------------------------------------------ episode
 
@@ -291,7 +292,7 @@ class Episode:
             history=list(self._history),
         )
         return [
-            self._message(step, phase, "system", self._system(phase)),
+            self._system(step, phase),
             self._message(step, phase, "user", first),
         ]
 
@@ -345,7 +346,7 @@ class Episode:
             messages=tuple(self._contents[i] for i in conversation),
             phase=phase,
             allowed_ops=allowed,
-            actions=tuple(self.env.action_names),
+            actions=self._actions,
             memory_files=tuple(self.memory.files()),
             sampling=self.scaffold.routine.sampling,
             constrained=self.scaffold.routine.constrained_output,
@@ -477,11 +478,10 @@ class Episode:
             "default_action": self.env.default_action,
         }
 
-    def _system(self, phase: Phase) -> str:
-        """A phase's system message: its variables are fixed for the episode, so it is
-        rendered once (on first use) and kept."""
-        text = self._systems.get(phase)
-        if text is None:
+    def _system(self, step: int, phase: Phase) -> int:
+        """The id of a phase's system message. Its variables are fixed for the episode, so it
+        is rendered and stored once, at its first use."""
+        if phase not in self._systems:
             cap = (
                 self.scaffold.routine.log_turn_cap
                 if phase == "log"
@@ -491,8 +491,11 @@ class Episode:
             text = self.prompts.render(
                 f"{phase}_system", **self._static, commands=commands, turn_cap=cap
             )
-            self._systems[phase] = text
-        return text
+            message_id = self._message(step, phase, "system", text)
+            self._systems[phase] = (message_id, self._contents[message_id])
+        message_id, message = self._systems[phase]
+        self._contents[message_id] = message
+        return message_id
 
     def _render(
         self, template: str, step: int, observation: Observation, phase: Phase, **extra: object
@@ -576,7 +579,7 @@ class Episode:
             scaffold_digest=self.scaffold.digest(),
             model=self.models.identity,
             models=self.models.identities(),
-            actions=tuple(self.env.action_names),
+            actions=self._actions,
             default_action=self.env.default_action,
             initial_files=self.scaffold.initial_files,
             limits=self.scaffold.limits,
@@ -585,7 +588,7 @@ class Episode:
 
     def _message(self, step: int, phase: Phase, role: str, content: str) -> int:
         """The id of a message, writing it to the trace the first time its content is seen."""
-        key = (role, hashlib.blake2b(content.encode(), digest_size=16).hexdigest())
+        key = (role, hashlib.blake2b(content.encode(), digest_size=16).digest())
         message_id = self._message_ids.get(key)
         if message_id is None:
             message_id = self._next_message_id
