@@ -33,6 +33,12 @@ def test_counts_agree_with_the_traces(two_runs: list[Path]) -> None:
     assert appends[0][0] == sum(1 for c in trace.commands if c.op == "APPEND" and c.ok)
     _, runs = query(two_runs, "SELECT DISTINCT run FROM headers ORDER BY 1")
     assert [Path(r[0]).name for r in runs] == ["a", "b"]
+    # Prompts are parts of the text table; every text id a prompt names is in a text record.
+    sql = "SELECT sum(len(texts)), max(first + len(texts)) FROM texts WHERE episode LIKE '%1'"
+    _, texts = query(two_runs[:1], sql)
+    _, prompts = query(two_runs[:1], "SELECT count(*) FROM prompts WHERE episode LIKE '%1'")
+    assert texts[0][0] == texts[0][1] > 0
+    assert prompts[0][0] == sum(1 for m in trace.messages.values() if m.role != "assistant")
 
 
 def test_a_bad_query_names_the_problem(two_runs: list[Path]) -> None:

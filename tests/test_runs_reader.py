@@ -146,7 +146,7 @@ def test_search_names_the_step_of_a_known_string(copy: Path) -> None:
     index = next(
         i
         for i, line in enumerate(lines)
-        if json.loads(line) == json.loads(command.model_dump_json())
+        if json.loads(line) == json.loads(command.model_dump_json(exclude_none=True))
     )
     lines[index] = command.model_copy(
         update={"result": f"{command.result} {unique}"}

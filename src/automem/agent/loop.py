@@ -52,8 +52,11 @@ from automem.traces.schema import (
     Header,
     MessageRecord,
     ObservationRecord,
+    PromptRecord,
     StepRecord,
+    TextRecord,
 )
+from automem.traces.texts import TextTable
 
 NO_COMMAND = {
     "log": "ERROR: your reply contained no command. Write commands exactly as shown, e.g. "
@@ -117,13 +120,17 @@ class Episode:
         self.helpers: list[Helper] = build_helpers(scaffold.helpers)
         self.ctx = HelperContext(env=env, memory=self.memory)
         self.totals = EpisodeTotals()  # mutable running counts
-        self._message_ids: dict[tuple[str, str], int] = {}
+        self._message_ids: dict[tuple[str, bytes], int] = {}
         self._contents: dict[int, Message] = {}  # this step's messages, by id
         self._next_message_id = 0
+        self._texts = TextTable()  # the lines of prompts written so far
+        self._shown = (-1, "")  # (step, the observation as this step's prompts show it)
         self._unchanged = 0
         self._traced_records = 0
         self._history: deque[dict[str, object]] = deque(maxlen=scaffold.routine.history_window)
         self._static = self._static_context()
+        self._systems: dict[Phase, tuple[int, Message]] = {}  # each phase's, once rendered
+        self._actions = tuple(env.action_names)
 
     # ------------------------------------------------------------------ episode
 
@@ -285,7 +292,7 @@ class Episode:
             history=list(self._history),
         )
         return [
-            self._message(step, phase, "system", self._system(phase)),
+            self._system(step, phase),
             self._message(step, phase, "user", first),
         ]
 
@@ -339,7 +346,7 @@ class Episode:
             messages=tuple(self._contents[i] for i in conversation),
             phase=phase,
             allowed_ops=allowed,
-            actions=tuple(self.env.action_names),
+            actions=self._actions,
             memory_files=tuple(self.memory.files()),
             sampling=self.scaffold.routine.sampling,
             constrained=self.scaffold.routine.constrained_output,
@@ -471,15 +478,24 @@ class Episode:
             "default_action": self.env.default_action,
         }
 
-    def _system(self, phase: Phase) -> str:
-        cap = (
-            self.scaffold.routine.log_turn_cap
-            if phase == "log"
-            else self.scaffold.routine.plan_turn_cap
-        )
-        return self.prompts.render(
-            f"{phase}_system", **self._static, commands=self.prompts.commands(phase), turn_cap=cap
-        )
+    def _system(self, step: int, phase: Phase) -> int:
+        """The id of a phase's system message. Its variables are fixed for the episode, so it
+        is rendered and stored once, at its first use."""
+        if phase not in self._systems:
+            cap = (
+                self.scaffold.routine.log_turn_cap
+                if phase == "log"
+                else self.scaffold.routine.plan_turn_cap
+            )
+            commands = self.prompts.commands(phase)
+            text = self.prompts.render(
+                f"{phase}_system", **self._static, commands=commands, turn_cap=cap
+            )
+            message_id = self._message(step, phase, "system", text)
+            self._systems[phase] = (message_id, self._contents[message_id])
+        message_id, message = self._systems[phase]
+        self._contents[message_id] = message
+        return message_id
 
     def _render(
         self, template: str, step: int, observation: Observation, phase: Phase, **extra: object
@@ -498,11 +514,12 @@ class Episode:
             text for helper in self.helpers if (text := helper.prompt_context(self.ctx, phase))
         ]
         self._sync_journal()
+        self._shown = (step, observation.render())
         return self.prompts.render(
             template,
             **self._static,
             step=step,
-            observation=observation.render(),
+            observation=self._shown[1],
             short_term=observation.short_term,
             files=files,
             helper_context=helper_context,
@@ -562,7 +579,7 @@ class Episode:
             scaffold_digest=self.scaffold.digest(),
             model=self.models.identity,
             models=self.models.identities(),
-            actions=tuple(self.env.action_names),
+            actions=self._actions,
             default_action=self.env.default_action,
             initial_files=self.scaffold.initial_files,
             limits=self.scaffold.limits,
@@ -571,17 +588,32 @@ class Episode:
 
     def _message(self, step: int, phase: Phase, role: str, content: str) -> int:
         """The id of a message, writing it to the trace the first time its content is seen."""
-        key = (role, hashlib.blake2b(content.encode(), digest_size=16).hexdigest())
+        key = (role, hashlib.blake2b(content.encode(), digest_size=16).digest())
         message_id = self._message_ids.get(key)
         if message_id is None:
             message_id = self._next_message_id
             self._next_message_id += 1
             self._message_ids[key] = message_id
-            self.trace.write(
-                MessageRecord(id=message_id, step=step, phase=phase, role=role, content=content)
-            )
+            self._write_message(message_id, step, phase, role, content)
         self._contents[message_id] = Message(role=role, content=content)  # type: ignore[arg-type]
         return message_id
+
+    def _write_message(
+        self, message_id: int, step: int, phase: Phase, role: str, text: str
+    ) -> None:
+        """A reply verbatim; a prompt as parts of the text table (see automem.traces.texts)."""
+        if role == "assistant":
+            record = MessageRecord(id=message_id, step=step, phase=phase, role=role, content=text)
+            self.trace.write(record)
+            return
+        shown_step, shown = self._shown
+        first = self._texts.size
+        parts, new = self._texts.encode(text, shown if shown_step == step else "")
+        if new:
+            self.trace.write(TextRecord(step=step, first=first, texts=tuple(new)))
+        self.trace.write(
+            PromptRecord(id=message_id, step=step, phase=phase, role=role, parts=tuple(parts))
+        )
 
     def _record_step(
         self, step: int, proposed: str | None, fallback: str | None, result: StepResult

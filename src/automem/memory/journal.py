@@ -14,9 +14,10 @@ class JournalRecord(Frozen):
     args: tuple[str, ...]
     ok: bool
     result: str  # exactly what the model is shown; refusals are one line starting "ERROR: "
-    file: str | None  # the file addressed, when its name was valid
-    size_before: int | None  # bytes; set only for mutating ops that succeeded
-    size_after: int | None
+    # None fields are left out of trace lines (read straight into journal records): defaults.
+    file: str | None = None  # the file addressed, when its name was valid
+    size_before: int | None = None  # bytes; set only for mutating ops that succeeded
+    size_after: int | None = None
     matches: int | None = None  # lines matching the keyword; set only for SEARCH/COUNT that ran
 
     @property

@@ -36,6 +36,7 @@ from automem.runs.trace_index import NO_STEP, Span, StaleIndex, TraceIndex
 from automem.runs.trace_search import SearchHit, TraceSearch
 from automem.traces.io import TraceError
 from automem.traces.schema import TRACE_RECORD, Header, MessageRecord
+from automem.traces.texts import TextResolver, UnresolvedPrompt
 
 TRACE_FILE = "trace.jsonl"
 INDEX_FILE = "trace.index.json"
@@ -160,8 +161,14 @@ class EpisodeReader:
             raise ValueError(f"a step range needs 0 <= start < stop, got {start}..{stop}")
 
         def read(index: TraceIndex) -> list[BaseModel]:
+            texts = TextResolver()  # prompts are read back from the text table
+            for record in self._read([s for s in index.texts if s[0] < start]):
+                texts.feed(record)
             spans = [s for s in index.segments if start <= s[0] < stop]
-            return self._read(spans)
+            try:
+                return [texts.feed(r) for r in self._read(spans)]
+            except UnresolvedPrompt as exc:
+                raise TraceError(f"{self.trace_path}: {exc}") from None
 
         return self._with_index(read)
 

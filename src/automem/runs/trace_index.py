@@ -25,9 +25,10 @@ from automem.traces.schema import (
     Header,
     MessageRecord,
     ObservationRecord,
+    TextRecord,
 )
 
-INDEX_VERSION = 1
+INDEX_VERSION = 2  # 2: text records (trace schema 4)
 NO_STEP = -1  # the header and end records
 
 Span = tuple[int, int, int]  # (step, start byte, end byte)
@@ -52,6 +53,7 @@ class TraceIndex(BaseModel):
     observations: list[Span]
     results: list[Span]  # command records
     writes: list[Span]  # successful memory write commands: the journal memory_at replays
+    texts: list[Span]  # text records: what the prompts of a step range refer to
     replies: list[tuple[int, str, int, int]]  # (step, phase, message id, call byte) per reply
     messages: dict[int, Span]  # assistant message id -> its (step, start, end)
 
@@ -66,7 +68,7 @@ class TraceIndex(BaseModel):
             if not last <= start < end <= self.trace_size:
                 raise ValueError(f"segment {start}..{end} out of order or outside the trace")
             last = end
-        spans = [*self.observations, *self.results, *self.writes, self.header]
+        spans = [*self.observations, *self.results, *self.writes, *self.texts, self.header]
         spans += list(self.messages.values())
         for _, start, end in spans:
             if not 0 <= start < end <= self.trace_size:
@@ -77,7 +79,7 @@ def build(path: Path) -> TraceIndex:
     """Read the whole trace once (every record validated) and note where everything is."""
     st = path.stat()
     segments: list[list[int]] = []
-    lists: dict[str, list[Span]] = {"observations": [], "results": [], "writes": []}
+    lists: dict[str, list[Span]] = {"observations": [], "results": [], "writes": [], "texts": []}
     replies: list[tuple[int, str, int, int]] = []
     messages: dict[int, Span] = {}
     header: Span | None = None
@@ -101,6 +103,8 @@ def build(path: Path) -> TraceIndex:
             lists["results"].append(span)
             if record.ok and record.op in WRITE_OPS:
                 lists["writes"].append(span)
+        elif isinstance(record, TextRecord):
+            lists["texts"].append(span)
         elif isinstance(record, MessageRecord) and record.role == "assistant":
             messages[record.id] = span
         elif isinstance(record, CallRecord) and record.response is not None:

@@ -11,7 +11,9 @@ from automem.traces.schema import (
     Header,
     MessageRecord,
     ObservationRecord,
+    PromptRecord,
     StepRecord,
+    TextRecord,
 )
 
 __all__ = [
@@ -24,7 +26,9 @@ __all__ = [
     "Header",
     "MessageRecord",
     "ObservationRecord",
+    "PromptRecord",
     "StepRecord",
+    "TextRecord",
     "Trace",
     "TraceError",
     "TraceWriter",

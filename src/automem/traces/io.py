@@ -22,6 +22,7 @@ from automem.traces.schema import (
     ObservationRecord,
     StepRecord,
 )
+from automem.traces.texts import TextResolver, UnresolvedPrompt
 
 R = TypeVar("R", bound=BaseModel)
 
@@ -31,16 +32,27 @@ class TraceError(ValueError):
 
 
 class TraceWriter:
-    """Appends records to a JSON Lines file. ``flush`` makes what was written durable."""
+    """Appends records to a JSON Lines file.
+
+    Records are kept in memory until ``flush``, which writes them in one call (the loop
+    flushes once per step), so a process killed at any moment leaves whole records of whole
+    steps, perhaps with one line cut short, never a reference to a record not written.
+    A field that is None is left out (every such field reads back as None).
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._file: IO[bytes] = open(path, "ab")  # noqa: SIM115 - closed in close()
+        self._pending: list[str] = []
 
     def write(self, record: BaseModel) -> None:
-        self._file.write(record.model_dump_json().encode() + b"\n")
+        self._pending.append(record.model_dump_json(exclude_none=True))
 
     def flush(self, *, sync: bool = False) -> None:
+        if self._pending:
+            self._pending.append("")  # the last record's line break
+            self._file.write("\n".join(self._pending).encode())
+            self._pending.clear()
         self._file.flush()
         if sync:
             os.fsync(self._file.fileno())
@@ -64,7 +76,10 @@ def iter_records(path: Path) -> Iterator[BaseModel]:
 
 
 def iter_located(path: Path) -> Iterator[tuple[int, int, BaseModel]]:
-    """(byte offset, byte length, record) of every record in order (for the trace index)."""
+    """(byte offset, byte length, record) of every record in order (for the trace index).
+
+    A prompt record comes back as the message record it stands for (its content verbatim).
+    """
     try:
         handle = open(path, "rb")  # noqa: SIM115 - closed by the with below
     except OSError as exc:
@@ -72,6 +87,7 @@ def iter_located(path: Path) -> Iterator[tuple[int, int, BaseModel]]:
     with handle:
         seen_header = False  # the first record (blank lines aside) must be the one header
         offset = 0
+        texts = TextResolver()
         for lineno, line in enumerate(handle, 1):
             start, offset = offset, offset + len(line)
             if not line.strip():
@@ -92,6 +108,10 @@ def iter_located(path: Path) -> Iterator[tuple[int, int, BaseModel]]:
                     f"{path}:{lineno}: a second header record (a trace holds one episode, "
                     "its header first)"
                 )
+            try:
+                record = texts.feed(record)
+            except UnresolvedPrompt as exc:
+                raise TraceError(f"{path}:{lineno}: {exc}") from None
             yield start, len(line), record
 
 

@@ -1,8 +1,11 @@
 """SQL over the traces of many runs at once (DuckDB reads the JSON Lines files in place).
 
 Views: ``records`` (every trace record, with ``run`` and ``episode`` columns), and one per
-record type: ``steps``, ``commands``, ``calls``, ``messages``, ``observations``, ``events``,
-``headers``, ``ends``. For example, empty searches per run::
+record type: ``steps``, ``commands``, ``calls``, ``messages``, ``prompts``, ``texts``,
+``observations``, ``events``, ``headers``, ``ends``. From trace schema 4 ``messages`` holds
+the replies and ``prompts`` the system and user messages as parts of the text table (see
+:mod:`automem.traces.texts`; :meth:`automem.traces.Trace.conversation` gives them verbatim).
+For example, empty searches per run::
 
     SELECT run, count(*) FILTER (WHERE matches = 0) / count(*) AS empty_rate
     FROM commands WHERE op = 'SEARCH' AND ok GROUP BY run
@@ -21,6 +24,8 @@ RECORD_VIEWS = {
     "commands": "command",
     "calls": "call",
     "messages": "message",
+    "prompts": "prompt",
+    "texts": "text",
     "observations": "observation",
     "events": "event",
     "headers": "header",

@@ -1,10 +1,12 @@
 """The trace: one JSON Lines file per episode, one schema-versioned record per line.
 
-A multi-turn exchange stores each message once (``message`` records, deduplicated by
-content) and each model call refers to its prompt by message ids, so a verbatim model turn
-can be rebuilt for training without storing the whole conversation per call. Memory files
-are never snapshotted: ``command`` records are the memory journal, and
-:func:`automem.memory.rebuild` replays them.
+A multi-turn exchange stores each message once (deduplicated by content) and each model call
+refers to its prompt by message ids, so a verbatim model turn can be rebuilt for training
+without storing the whole conversation per call. A reply is a ``message`` record; a system or
+user message is a ``prompt`` record whose text lives in the trace's text table (``text``
+records, see :mod:`automem.traces.texts`), each distinct line once. Memory files are never
+snapshotted: ``command`` records are the memory journal, and :func:`automem.memory.rebuild`
+replays them.
 """
 
 from __future__ import annotations
@@ -23,8 +25,12 @@ from automem.memory import JournalRecord, MemoryLimits
 # record says which role and model answered, its sampling, the commands allowed, whether
 # decoding was constrained and whether the loop forced an ACTION-only turn. Older traces
 # read with the header's one model as the ``agent`` and those call fields unknown (None).
-TRACE_SCHEMA_VERSION = 3
-READABLE_SCHEMA_VERSIONS = (1, 2, 3)
+# Version 4: system and user messages are ``prompt`` records of text-table references (each
+# distinct line stored once, the step's observation referred to); replies stay ``message``
+# records. Readers resolve prompts back into message records, so older traces read the same.
+TRACE_SCHEMA_VERSION = 4
+READABLE_SCHEMA_VERSIONS = (1, 2, 3, 4)
+OBSERVATION_PART = "observation"
 
 
 class Header(Frozen):
@@ -64,6 +70,30 @@ class MessageRecord(Frozen):
     phase: str
     role: str
     content: str
+
+
+Part = int | Literal["observation"]
+"""One part of a prompt: a text id, or the observation of the prompt's step as rendered."""
+
+
+class PromptRecord(Frozen):
+    """A system or user message stored as parts (version 4); read back as a MessageRecord."""
+
+    type: Literal["prompt"] = "prompt"
+    id: int
+    step: int
+    phase: str
+    role: str
+    parts: tuple[Part, ...]
+
+
+class TextRecord(Frozen):
+    """Lines new to the trace's text table: ``texts[i]`` has id ``first + i``."""
+
+    type: Literal["text"] = "text"
+    step: int
+    first: int
+    texts: tuple[str, ...]
 
 
 class CallRecord(Frozen):
@@ -135,7 +165,7 @@ class StepRecord(Frozen):
     type: Literal["step"] = "step"
     step: int
     proposed: str | None = Field(
-        description="The action text the model committed; None on fallback."
+        None, description="The action text the model committed; None on fallback."
     )
     action: str = Field(description="The action the environment executed.")
     valid: bool
@@ -195,6 +225,8 @@ class EndRecord(EpisodeOutcome):
 TraceRecord = Annotated[
     Header
     | MessageRecord
+    | PromptRecord
+    | TextRecord
     | CallRecord
     | CommandRecord
     | ObservationRecord
