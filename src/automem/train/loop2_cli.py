@@ -13,6 +13,21 @@ from typing import Annotated, Any
 
 import typer
 
+# The collection floors (automem.scaffold.model.Routine), shared by collect and specialize.
+LogMinWrites = Annotated[
+    int | None,
+    typer.Option(
+        help="Collection, with constrained decoding: each step's first LOG turn opens with this "
+        "many writes (APPEND, WRITE, UPSERT_MAP). Recorded in run.json and collect.json."
+    ),
+]
+PlanMinReads = Annotated[
+    int | None,
+    typer.Option(
+        help="Collection, with constrained decoding: each step's first PLAN turn issues this "
+        "many reads and no ACTION."
+    ),
+]
 Fail = Callable[[str], Exception]
 Launch = Callable[..., None]  # cli._launch(config, out, workers, executor, max_cost, max_tokens)
 
@@ -57,20 +72,8 @@ def collect_command(fail: Fail, launch: Launch) -> Callable[..., None]:
             bool | None,
             typer.Option("--constrained/--free", help="Constrain decoding to the grammar, or not."),
         ] = None,
-        log_min_writes: Annotated[
-            int | None,
-            typer.Option(
-                help="With --constrained: the first LOG turn of a step must issue at least this "
-                "many memory commands before DONE (recorded in run.json and collect.json)."
-            ),
-        ] = None,
-        plan_min_reads: Annotated[
-            int | None,
-            typer.Option(
-                help="With --constrained: the first PLAN turn of a step must issue at least this "
-                "many read commands before it may commit."
-            ),
-        ] = None,
+        log_min_writes: LogMinWrites = None,
+        plan_min_reads: PlanMinReads = None,
         temperature: Annotated[
             float | None, typer.Option(help="Sampling temperature (default: the scaffold's).")
         ] = None,
@@ -220,13 +223,8 @@ def specialize_command(fail: Fail, launch: Launch) -> Callable[..., None]:
                 help="Constrain the collection's decoding to the grammar (default: scaffold's).",
             ),
         ] = None,
-        log_min_writes: Annotated[
-            int | None,
-            typer.Option(help="Collection: memory commands the first LOG turn must issue."),
-        ] = None,
-        plan_min_reads: Annotated[
-            int | None, typer.Option(help="Collection: reads the first PLAN turn must issue.")
-        ] = None,
+        log_min_writes: LogMinWrites = None,
+        plan_min_reads: PlanMinReads = None,
         collect_temperature: Annotated[
             float | None, typer.Option(help="Collection: the sampling temperature.")
         ] = None,
