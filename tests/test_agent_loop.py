@@ -88,6 +88,39 @@ def test_the_last_plan_turn_asks_for_an_action_only(tmp_path: Path) -> None:
     ]
 
 
+def test_the_collection_floor_applies_to_each_phases_first_turn_only(tmp_path: Path) -> None:
+    scaffold = load("crafter-v0")
+    routine = scaffold.routine.model_copy(
+        update={"constrained_output": True, "log_min_writes": 1, "plan_min_reads": 1}
+    )
+    scaffold = scaffold.model_copy(update={"routine": routine})
+    replies = [
+        "<|READ|>strategy<|END|>",  # step 0: PLAN only
+        "<|ACTION|>right<|END|>",
+        "<|APPEND|>strategy|a<|END|>",  # step 1: LOG's first turn, then its second
+        "<|DONE|>",
+        "<|READ|>strategy<|END|>",
+        "<|ACTION|>right<|END|>",
+    ]
+    _, model = play_episode(tmp_path, replies, scaffold=scaffold, max_steps=2)
+    floors = [(r.phase, r.min_commands) for r in model.requests]
+    assert floors == [("plan", 1), ("plan", 0), ("log", 1), ("log", 0), ("plan", 1), ("plan", 0)]
+    dumped = load("crafter-v0").model_dump_json()  # what the digest hashes: as before the floor
+    assert "log_min_writes" not in dumped and "plan_min_reads" not in dumped
+    assert "log_min_writes" in scaffold.model_dump()["routine"]
+
+
+def test_the_collection_floor_needs_constrained_decoding() -> None:
+    from automem.scaffold.model import Scaffold
+
+    data = load("crafter-v0").model_dump()
+    data["routine"]["log_min_writes"] = 1
+    with pytest.raises(ValueError, match=r"need routine\.constrained_output"):
+        Scaffold.model_validate(data)
+    data["routine"]["constrained_output"] = True
+    assert Scaffold.model_validate(data).routine.log_min_writes == 1
+
+
 def test_fallback_after_plan_cap_is_recorded(tmp_path: Path) -> None:
     scaffold = load("crafter-v0").model_copy(deep=True)
     routine = scaffold.routine.model_copy(update={"plan_turn_cap": 2})

@@ -233,6 +233,13 @@ class CompletionRequest(Frozen):
     reasoning: bool = Field(
         True, description="Under constraint, allow free text before and between the commands."
     )
+    min_commands: int = Field(
+        0,
+        ge=0,
+        description="Under constraint, the floor of commands the reply must issue: in LOG, "
+        "writes opening the reply; in PLAN, reads instead of an ACTION (routine.log_min_writes, "
+        "plan_min_reads).",
+    )
     seed: int | None = Field(None, description="Per-call seed, for backends that support it.")
 
 

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from automem.core import CompletionRequest, Message, Sampling
 from automem.envs.crafter.env import ACTION_NAMES
 from automem.memory import parse_commands
-from automem.memory.ops import ARITY, MEMORY_OPS, READ_OPS
-from automem.models.grammar import build_gbnf, grammar_limits
+from automem.memory.ops import ARITY, CONTENT_WRITE_OPS, MEMORY_OPS, READ_OPS
+from automem.models.grammar import GrammarError, build_gbnf, grammar_limits
 from automem.scaffold import builtin_names, load
 
 CRAFTER_ACTIONS = ACTION_NAMES  # the env module is light: importing it runs no game
@@ -52,6 +52,7 @@ def request(
     files: tuple[str, ...] = FILES,
     reasoning: bool = True,
     max_tokens: int = 512,
+    min_commands: int = 0,
 ) -> CompletionRequest:
     scaffold = load("crafter-v0")
     return CompletionRequest(
@@ -63,6 +64,7 @@ def request(
         sampling=Sampling(max_tokens=max_tokens),
         constrained=True,
         reasoning=reasoning,
+        min_commands=min_commands,
     )
 
 
@@ -246,14 +248,16 @@ def check_reply(reply: str, req: CompletionRequest) -> None:
         assert commands[-1].op == "DONE", reply
         body = commands[:-1]
         assert all(c.op in MEMORY_OPS for c in body), reply
-        assert len(body) <= limits.commands
+        assert req.min_commands <= len(body) <= limits.commands
+        assert all(c.op in CONTENT_WRITE_OPS for c in body[: req.min_commands]), reply
     else:
         if commands[0].op == "ACTION":
+            assert req.min_commands == 0, reply
             assert len(commands) == 1, reply
             assert commands[0].args[0] in req.actions, reply
         else:
             assert all(c.op in READ_OPS for c in commands), reply
-            assert len(commands) <= limits.commands
+            assert req.min_commands <= len(commands) <= limits.commands
     if req.reasoning:
         assert "\n" not in parsed.prose
         assert len(parsed.prose) <= limits.reason
@@ -366,6 +370,36 @@ def test_a_reply_the_grammar_admits_always_fits_max_tokens() -> None:
     assert roomy.commands == 6 and roomy.text == 200 and roomy.reason == 160
     tight = grammar_limits(request("log", max_tokens=64))
     assert tight.commands == 0  # no command fits: the grammar admits only an optional line + DONE
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data(), least=st.integers(1, 3), phase=st.sampled_from(["log", "plan"]))
+def test_a_floor_of_commands_admits_no_reply_with_fewer(
+    data: st.DataObject, least: int, phase: str
+) -> None:
+    req = request(phase, min_commands=least)
+    check_reply(GbnfSampler(build_gbnf(req)).draw(data), req)  # it checks the floor
+
+
+def test_the_collection_floor_reads_as_designed() -> None:
+    log = build_gbnf(request("log", min_commands=1))
+    assert log.startswith('root ::= reason? (wcmd "\\n"){1,1} (cmd "\\n"){0,2} "<|DONE|>"\n')
+    assert "wcmd ::= append | write\n" in log  # CREATE adds no content
+    plan = build_gbnf(request("plan", min_commands=1))
+    assert plan.startswith("root ::= reason? reads\n") and "ACTION" not in plan
+    assert 'reads ::= cmd ("\\n" cmd){0,2}' in plan
+    two = build_gbnf(request("plan", min_commands=2))
+    assert 'reads ::= cmd ("\\n" cmd){1,2}' in two
+    assert build_gbnf(request("log")) != log  # the floor is part of the cache key
+
+
+def test_a_floor_that_cannot_be_met_is_an_error() -> None:
+    with pytest.raises(GrammarError, match="max_tokens=64 leaves room for 0 commands"):
+        build_gbnf(request("log", max_tokens=64, min_commands=1))
+    with pytest.raises(GrammarError, match=r"no such command is allowed in this phase \(ACTION\)"):
+        build_gbnf(request("plan", ops=("ACTION",), min_commands=1))
+    with pytest.raises(GrammarError, match="at least 1 writes"):
+        build_gbnf(request("log", ops=("READ", "CREATE", "DONE"), min_commands=1))
 
 
 def test_grammars_are_cached_by_request_shape() -> None:

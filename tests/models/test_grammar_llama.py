@@ -65,6 +65,8 @@ def test_grammars_with_map_upserts_no_files_and_no_actions_compile(vocab: object
         request("log", files=()),
         request("plan", files=(), actions=()),
         request("plan", ops=("ACTION",)),
+        request("log", min_commands=2),  # the collection floors
+        request("plan", min_commands=1),
     ):
         text = build_gbnf(req)
         assert compiles(vocab, text), text

@@ -98,3 +98,28 @@ def test_collect_refuses_an_overlap_in_one_line_and_writes_nothing(tmp_path: Pat
     assert result.exit_code == 2
     assert "crafter seeds 45 (used by suite all v1; suite crafter v1)" in result.output
     assert not out.exists()
+
+
+def test_collection_settings_are_the_users_choice_recorded_and_checked(tmp_path: Path) -> None:
+    out = tmp_path / "c"
+    base = ["collect", "--suite", "crafter", "--model", "scripted", "--episodes", "1"]
+    base += ["--max-steps", "2", "--out", str(out)]
+    floors = ["--log-min-writes", "1", "--plan-min-reads", "1", "--temperature", "0.7"]
+    free = CliRunner().invoke(app, [*base, *floors])
+    assert free.exit_code == 2 and "need routine.constrained_output" in free.output
+    assert len(free.output.strip().splitlines()) == 2  # the plan line, then the one-line error
+    assert not (out / "run.json").exists()
+    result = CliRunner().invoke(app, [*base, *floors, "--constrained"])
+    assert result.exit_code == 0, result.output
+    stored = json.loads((out / "run.json").read_text())
+    wanted = {"log_min_writes": 1, "plan_min_reads": 1, "temperature": 0.7}
+    assert stored["config"]["routine"] == wanted
+    record = json.loads((out / "collect.json").read_text())
+    assert record["routine"] == wanted and record["constrained_output"] is True
+    from automem.scaffold import load
+
+    routine = load(out / "scaffolds" / "crafter-v0.yaml").routine
+    assert (routine.log_min_writes, routine.plan_min_reads) == (1, 1)
+    assert routine.sampling.temperature == 0.7 and routine.constrained_output
+    plain = RunConfig(model="scripted", env="crafter", seeds=(1,)).model_dump()
+    assert "routine" not in plain  # an evaluation's run.json is as before

@@ -74,7 +74,7 @@ class FakeTrainer:
 
 
 def test_the_two_model_spec_names_the_adapter(tmp_path: Path) -> None:
-    spec = specialist_spec("local:smollm2-135m", tmp_path / "a.gguf")
+    spec = specialist_spec("local:smollm2-135m", tmp_path / "a.gguf", "r1")
     assert spec == f"memory=local:smollm2-135m,lora={tmp_path / 'a.gguf'};action=local:smollm2-135m"
 
 
@@ -86,7 +86,7 @@ def test_the_spec_is_what_the_role_parser_reads_with_an_absolute_adapter(
 
     monkeypatch.chdir(tmp_path)
     base = "local:smollm2-135m,n_ctx=4096,n_threads=2"
-    roles = RoleSpecs.parse(specialist_spec(base, Path("out/adapter.gguf")))
+    roles = RoleSpecs.parse(specialist_spec(base, Path("out/adapter.gguf"), "r1"))
     assert roles.two_model and roles.action == base
     memory = parse_spec(str(roles.memory))
     assert memory.name == "smollm2-135m" and memory.options["n_threads"] == "2"
@@ -106,7 +106,43 @@ def test_a_spec_that_would_not_parse_back_is_refused(
     tmp_path: Path, base: str, adapter: str, message: str
 ) -> None:
     with pytest.raises(ValueError, match=message):
-        specialist_spec(base, tmp_path / adapter)
+        specialist_spec(base, tmp_path / adapter, "r1")
+
+
+def test_an_openai_base_asks_the_server_for_the_adapter_by_its_served_name(
+    tmp_path: Path,
+) -> None:
+    from automem.core import CompletionRequest, Message
+    from automem.models import load_model
+    from automem.models.roles import RoleSpecs
+    from tests.models.httpfake import FakeServer, Reply, openai_body
+
+    with FakeServer([Reply(body=openai_body("<|DONE|>"))]) as server:
+        base = f"openai:base-model,base_url={server.url}/v1"
+        roles = RoleSpecs.parse(specialist_spec(base, tmp_path / "train" / "adapter", "r16"))
+        assert roles.action == base
+        model = load_model(str(roles.memory))
+        request = CompletionRequest(
+            messages=(Message(role="user", content="log"),),
+            phase="log",
+            allowed_ops=("DONE",),
+            actions=(),
+        )
+        model.complete(request)
+        model.close()
+    assert server.requests[0].body["model"] == "r16"  # vLLM: the served adapter's name
+
+
+@pytest.mark.parametrize(
+    ("base", "message"),
+    [
+        ("openai:b,base_url=http://127.0.0.1:1/v1,lora_style=llamacpp", "by load order"),
+        ("openai:b,base_url=http://127.0.0.1:1/v1", "cannot carry it"),
+    ],
+)
+def test_an_adapter_a_server_cannot_be_asked_for_is_refused(base: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        specialist_spec(base, Path("adapter"), "" if "cannot" in message else "r1")
 
 
 def test_specialize_runs_every_step_writes_the_ledger_and_resumes(tmp_path: Path) -> None:
@@ -127,6 +163,11 @@ def test_specialize_runs_every_step_writes_the_ledger_and_resumes(tmp_path: Path
     evaluation = entry["eval"]
     assert evaluation["pairs"] == 2 and [r["seed"] for r in evaluation["per_seed"]] == [42, 43]
     assert evaluation["difference"]["mean"] == 0.0  # the stand-in plays the same model
+    replies = evaluation["base_behaviour"]["replies"]["agent"]
+    assert replies["replies"] > 0 and 0 < replies["well_formed"] <= replies["with_memory_command"]
+    assert replies["well_formed_share"] == replies["well_formed"] / replies["replies"]
+    assert evaluation["base_behaviour"]["behaviour"]["writes"] > 0
+    assert evaluation["specialist_behaviour"] == evaluation["base_behaviour"]  # the same model
     collect = json.loads((root / "collect" / "run.json").read_text())["config"]["tasks"][0]
     assert not set(collect["seeds"]) & set(range(42, 52))
     stamps = {p: p.stat().st_mtime_ns for p in root.rglob("result.json")}
@@ -136,6 +177,24 @@ def test_specialize_runs_every_step_writes_the_ledger_and_resumes(tmp_path: Path
     again = specialize(settings(), root, trainer=trainer, evaluate=stand_in)
     assert again == ledger
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps  # nothing was redone
+
+
+def test_the_collection_is_drawn_as_asked_and_the_evaluations_as_asked(tmp_path: Path) -> None:
+    from automem.runs.config import RoutineOverrides
+
+    root = tmp_path / "spec"
+    chosen = settings(
+        collect_constrained=True,
+        collect_routine=RoutineOverrides(log_min_writes=1, plan_min_reads=1),
+        eval_constrained=False,
+    )
+    specialize(chosen, root, trainer=FakeTrainer(), evaluate=stand_in)
+    collect = json.loads((root / "collect" / "run.json").read_text())["config"]
+    assert collect["constrained_output"] is True
+    assert collect["routine"] == {"log_min_writes": 1, "plan_min_reads": 1, "temperature": None}
+    for evaluation in (root / "eval-base", root / "recipes" / "r1" / "eval"):
+        config = json.loads((evaluation / "run.json").read_text())["config"]
+        assert config["constrained_output"] is False and "routine" not in config
 
 
 def test_other_settings_in_the_same_folder_are_refused(tmp_path: Path) -> None:

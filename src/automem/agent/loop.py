@@ -351,6 +351,7 @@ class Episode:
             sampling=self.scaffold.routine.sampling,
             constrained=self.scaffold.routine.constrained_output,
             reasoning=self.scaffold.routine.allow_reasoning,
+            min_commands=0 if turn or forced else self._min_commands(phase),
         )
         if self.budget is not None and (spent := self.budget.exhausted()):
             raise EpisodeStopped(f"budget: {spent}")
@@ -413,6 +414,12 @@ class Episode:
         for kind, message, data in events:
             self._event(step, kind, message, data)
         return commands, results
+
+    def _min_commands(self, phase: Phase) -> int:
+        """The collection floor of commands on a phase's first turn (0 unless the routine
+        sets one)."""
+        routine = self.scaffold.routine
+        return routine.log_min_writes if phase == "log" else routine.plan_min_reads
 
     # ------------------------------------------------------------------ commands
 

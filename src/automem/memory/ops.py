@@ -29,6 +29,8 @@ WRITE_OPS: frozenset[str] = frozenset(
     {Op.APPEND.value, Op.WRITE.value, Op.CREATE.value, Op.UPSERT_MAP.value}
 )
 MEMORY_OPS: frozenset[str] = READ_OPS | WRITE_OPS
+# The writes that add content (CREATE makes an empty file): what LOG's collection floor counts.
+CONTENT_WRITE_OPS: frozenset[str] = WRITE_OPS - {Op.CREATE.value}
 AGENT_OPS: frozenset[str] = frozenset({Op.DONE.value, Op.ACTION.value})
 KNOWN_OPS: frozenset[str] = MEMORY_OPS | AGENT_OPS
 

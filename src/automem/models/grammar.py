@@ -8,6 +8,11 @@ parses (with :func:`automem.memory.parse_commands`, no normalisation needed) int
 * PLAN: either one or more allowed read commands (no ACTION: the model sees their results on
   its next turn), or exactly one ``<|ACTION|>name<|END|>`` with ``name`` one of the actions.
 
+``request.min_commands`` (a collection setting, ``routine.log_min_writes`` and
+``plan_min_reads``) raises the floor: a LOG reply then opens with that many commands that
+add content (APPEND, WRITE, UPSERT_MAP; any allowed command may follow, within the same bound),
+and a PLAN reply holds that many reads, with no ACTION alternative.
+
 With ``request.reasoning`` a single line of free text may come first. Free text (the reasoning
 line, note text, search keywords, map keys) is printable ASCII without ``<`` or a backtick, so
 it can neither open a tag nor a code fence; file names follow the memory store's rule
@@ -18,7 +23,8 @@ Every part is bounded so that the longest admitted reply fits in ``sampling.max_
 (each token emits at least one byte, free text is ASCII): a constrained reply is complete by
 construction, never cut off in the middle of a command. The bounds shrink with the budget
 (see :func:`grammar_limits`); a budget too small for even one command still admits the
-shortest complete reply (``<|DONE|>`` or one ACTION).
+shortest complete reply (``<|DONE|>`` or one ACTION), unless ``min_commands`` asks for
+commands: then it is an error (:class:`GrammarError`).
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from automem.memory.ops import (
     ACTION,
     APPEND,
     ARITY,
+    CONTENT_WRITE_OPS,
     COUNT,
     CREATE,
     DONE,
@@ -64,6 +71,10 @@ _MIN_TEXT = 12  # text shorter than this is not worth a command
 _GOOD_TEXT = 80  # more than two commands a reply only if each may still hold this much text
 
 
+class GrammarError(ValueError):
+    """A request whose grammar cannot exist (its floor of commands does not fit)."""
+
+
 @dataclass(frozen=True)
 class GrammarLimits:
     """The bounds a grammar was built with; ``max_bytes`` is the longest reply it admits."""
@@ -89,7 +100,7 @@ def grammar_limits(request: CompletionRequest) -> GrammarLimits:
 
 def _shape(
     request: CompletionRequest,
-) -> tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...], bool, int]:
+) -> tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...], bool, int, int]:
     """What the grammar depends on: everything but the messages and sampling temperature."""
     return (
         request.phase,
@@ -98,6 +109,7 @@ def _shape(
         tuple(request.memory_files),
         request.reasoning,
         request.sampling.max_tokens,
+        request.min_commands,
     )
 
 
@@ -115,6 +127,7 @@ def _build(
     memory_files: tuple[str, ...],
     reasoning: bool,
     max_tokens: int,
+    min_commands: int = 0,
 ) -> _Grammar:
     allowed = set(allowed_ops)
     files = tuple(dict.fromkeys(f for f in memory_files if _is_plain_name(f)))
@@ -127,8 +140,20 @@ def _build(
         acts = tuple(dict.fromkeys(a for a in actions if _is_action(a)))
     # The token budget: one token is kept for the end-of-sequence token after the reply.
     budget = max(1, max_tokens - 1)
-    limits = _fit(phase, reads_or_plan, acts, files, reasoning, budget)
-    return _Grammar(_render(phase, reads_or_plan, acts, files, reasoning, limits), limits)
+    limits = _fit(phase, reads_or_plan, acts, files, reasoning, budget, min_commands)
+    floor_ops = [op for op in reads_or_plan if phase == "plan" or op in CONTENT_WRITE_OPS]
+    if min_commands and (limits.commands < min_commands or not floor_ops):
+        what = "writes" if phase == "log" else "reads"
+        raise GrammarError(
+            f"{phase.upper()} must issue at least {min_commands} {what}, but "
+            + (
+                f"max_tokens={max_tokens} leaves room for {limits.commands} commands"
+                if floor_ops
+                else f"no such command is allowed in this phase ({', '.join(allowed_ops)})"
+            )
+        )
+    text = _render(phase, reads_or_plan, acts, files, reasoning, limits, min_commands)
+    return _Grammar(text, limits)
 
 
 # --------------------------------------------------------------------------- sizing
@@ -163,6 +188,7 @@ def _fit(
     files: tuple[str, ...],
     reasoning: bool,
     budget: int,
+    min_commands: int = 0,
 ) -> GrammarLimits:
     """The most generous bounds whose longest reply fits in ``budget`` bytes."""
     # What every reply needs: <|DONE|> in LOG, the longest action line in PLAN.
@@ -177,6 +203,7 @@ def _fit(
     else:
         fixed = reason_bytes
         wanted = _PLAN_READS_MAX
+    wanted = max(wanted, min_commands)
     room = budget - fixed
     text, keyword, key = _TEXT_MAX, _KEYWORD_MAX, _KEY_MAX
     count = 0
@@ -184,7 +211,7 @@ def _fit(
         # More commands while each keeps a useful length of text; at least one if it fits.
         for n in range(wanted, 0, -1):
             sized = _sized(ops, files, n, room, phase)
-            if sized is not None and (n <= 2 or sized[0] >= _GOOD_TEXT):
+            if sized is not None and (n <= max(2, min_commands) or sized[0] >= _GOOD_TEXT):
                 count, (text, keyword, key) = n, sized
                 break
     limits = GrammarLimits(budget, reason, text, keyword, key, count, 0)
@@ -241,33 +268,42 @@ def _render(
     files: tuple[str, ...],
     reasoning: bool,
     limits: GrammarLimits,
+    least: int = 0,
 ) -> str:
     lines: list[str] = []
     rule = lines.append
     prefix = "reason? " if limits.reason else ""
     used = ops if limits.commands else []
     if phase == "log":
-        body = f'(cmd "\\n"){_rep(0, limits.commands)} ' if used else ""
+        body = f'(cmd "\\n"){_rep(0, limits.commands - least)} ' if used else ""
+        if least:  # the floor's writes first, then any commands within the bound
+            body = f'(wcmd "\\n"){_rep(least, least)} ' + body
         rule(f'root ::= {prefix}{body}"<|{DONE}|>"')
     else:
         if used:
-            rule(f"root ::= {prefix}(action | reads)")
+            rule(f"root ::= {prefix}{'reads' if least else '(action | reads)'}")
             more = limits.commands - 1
-            rule(f'reads ::= cmd ("\\n" cmd){_rep(0, more)}' if more else "reads ::= cmd")
+            rule(
+                f'reads ::= cmd ("\\n" cmd){_rep(max(0, least - 1), more)}'
+                if more
+                else "reads ::= cmd"
+            )
         else:
             rule(f"root ::= {prefix}action")
-        if actions:
+        if not least and actions:
             rule(f'action ::= "<|{ACTION}|>" act "<|END|>"')
             rule("act ::= " + " | ".join(_literal(a) for a in actions))
-        else:
+        elif not least:
             free = _bounded(_FIRST, _KEY_CHAR, _ACTION_TEXT_MAX)
             rule(f'action ::= "<|{ACTION}|>" {free} "<|END|>"')
     if limits.reason:
         rule(f'reason ::= {_bounded(_FIRST, _CHAR, limits.reason)} "\\n"')
+    if used and least and phase == "log":
+        rule("wcmd ::= " + " | ".join(_rule_name(op) for op in used if op in CONTENT_WRITE_OPS))
     if used:
-        rule("cmd ::= " + " | ".join(op.lower().replace("_", "-") for op in used))
+        rule("cmd ::= " + " | ".join(_rule_name(op) for op in used))
         for op in used:
-            rule(f"{op.lower().replace('_', '-')} ::= {_command(op, files)}")
+            rule(f"{_rule_name(op)} ::= {_command(op, files)}")
         if any(op in (SEARCH, READ, TAIL, COUNT) for op in used):
             rule("file ::= " + (" | ".join(_literal(f) for f in files) if files else "name"))
         if any(op in (APPEND, WRITE, CREATE) for op in used) or (
@@ -299,6 +335,10 @@ def _command(op: str, files: tuple[str, ...]) -> str:
     }[op]
     assert ARITY[op] == args.count('"|"') + 1
     return f'"<|{op}|>" {args} "<|END|>"'
+
+
+def _rule_name(op: str) -> str:
+    return op.lower().replace("_", "-")
 
 
 def _rep(low: int, high: int) -> str:
@@ -337,4 +377,4 @@ def _is_action(name: str) -> bool:
     return bool(name.strip()) and name == name.strip() and "<|" not in name and "\n" not in name
 
 
-__all__ = ["GrammarLimits", "build_gbnf", "grammar_limits"]
+__all__ = ["GrammarError", "GrammarLimits", "build_gbnf", "grammar_limits"]

@@ -84,6 +84,31 @@ class Component(BaseModel):
     )
 
 
+class RoutineOverrides(BaseModel):
+    """Routine settings a run imposes on every scaffold; None keeps the scaffold's.
+
+    They are loop 2's collection settings: a floor of memory commands in the first LOG and
+    PLAN turn under constrained decoding, and the sampling temperature. The run stores its
+    scaffolds as changed, so run.json and the scaffold copies say what was used.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    log_min_writes: int | None = Field(
+        None, ge=0, le=6, description="routine.log_min_writes (see the scaffold schema)."
+    )
+    plan_min_reads: int | None = Field(
+        None, ge=0, le=3, description="routine.plan_min_reads (see the scaffold schema)."
+    )
+    temperature: float | None = Field(
+        None, ge=0.0, le=2.0, description="routine.sampling.temperature."
+    )
+
+    @property
+    def empty(self) -> bool:
+        return all(v is None for v in self.model_dump().values())
+
+
 class RunConfig(BaseModel):
     """Everything that determines a run's episodes. Stored in run.json; a resumed run must match.
 
@@ -102,6 +127,10 @@ class RunConfig(BaseModel):
         None,
         description="Override every scaffold's routine.constrained_output (None keeps theirs); "
         "the run stores the scaffolds as changed.",
+    )
+    routine: RoutineOverrides = Field(
+        RoutineOverrides(),
+        description="Routine settings overriding every scaffold's (loop 2's collection).",
     )
     skipped: tuple[SkippedTask, ...] = Field(
         (), description="Tasks of the suite not run (eval --skip-missing), with the reason."
@@ -125,6 +154,8 @@ class RunConfig(BaseModel):
         for key in ("skipped", "plugins", "components"):
             if not data.get(key):
                 data.pop(key, None)
+        if self.routine.empty:
+            data.pop("routine", None)
         return data
 
     @model_validator(mode="before")

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from pydantic import ValidationError
+
 from automem import envs
 from automem import scaffold as scaffolds
 from automem.agent.loop import Episode
@@ -215,10 +217,25 @@ def _load_scaffolds(config: RunConfig) -> tuple[dict[str, Scaffold], dict[str, s
 
 def _with_overrides(scaffold: Scaffold, config: RunConfig) -> Scaffold:
     """The scaffold as this run uses it (the run directory stores exactly this)."""
-    if config.constrained_output is None:
+    update: dict[str, object] = {
+        k: v for k, v in config.routine.model_dump().items() if v is not None
+    }
+    if config.constrained_output is not None:
+        update["constrained_output"] = config.constrained_output
+    if "temperature" in update:
+        temperature = update.pop("temperature")
+        update["sampling"] = scaffold.routine.sampling.model_copy(
+            update={"temperature": temperature}
+        )
+    if not update:
         return scaffold
-    routine = scaffold.routine.model_copy(update={"constrained_output": config.constrained_output})
-    return scaffold.model_copy(update={"routine": routine})
+    # Validated again, so a floor the scaffold's vocabulary cannot meet is refused here.
+    routine = {**scaffold.routine.model_dump(), **update}
+    try:
+        return Scaffold.model_validate({**scaffold.model_dump(), "routine": routine})
+    except ValidationError as exc:
+        problems = "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
+        raise ValueError(f"scaffold {scaffold.name} with this run's settings: {problems}") from None
 
 
 @functools.lru_cache(maxsize=16)

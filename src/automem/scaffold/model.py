@@ -9,10 +9,19 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from automem.core import Sampling
-from automem.memory import MEMORY_OPS, MemoryLimits, Op
+from automem.memory import MEMORY_OPS, READ_OPS, MemoryLimits, Op
+from automem.memory.ops import CONTENT_WRITE_OPS
 
 SCHEMA_VERSION = 1
 
@@ -108,6 +117,34 @@ class Routine(_Strict):
     allow_reasoning: bool = Field(
         True, description="Under constrained output, allow free text before the commands."
     )
+    log_min_writes: int = Field(
+        0,
+        ge=0,
+        le=6,
+        description="Under constrained output, the first LOG turn of a step must open with "
+        "this many writes (APPEND, WRITE or UPSERT_MAP) before any other command or DONE "
+        "(0: it may end at once). A collection setting (loop 2): it draws memory decisions "
+        "from a model that would otherwise end every LOG at once and leave memory empty; "
+        "it needs constrained_output.",
+    )
+    plan_min_reads: int = Field(
+        0,
+        ge=0,
+        le=3,
+        description="Under constrained output, the first PLAN turn of a step must issue at "
+        "least this many read commands and no ACTION (0: it may commit at once). A collection "
+        "setting, like log_min_writes; it needs constrained_output.",
+    )
+
+    @model_serializer(mode="wrap")
+    def _omit_unset_minimums(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Without the collection minimums a scaffold dumps (and digests) as before they
+        # existed, so stored scaffolds, run directories and optimisations still match.
+        data = handler(self)
+        for key in ("log_min_writes", "plan_min_reads"):
+            if not data.get(key):
+                data.pop(key, None)
+        return data
 
 
 class Prompts(_Strict):
@@ -171,6 +208,18 @@ class Scaffold(_Strict):
             raise ValueError(
                 f"files: {len(names)} files exceed limits.max_files={self.limits.max_files}"
             )
+        routine, vocabulary = self.routine, self.vocabulary
+        if (routine.log_min_writes or routine.plan_min_reads) and not routine.constrained_output:
+            raise ValueError(
+                "routine.log_min_writes and plan_min_reads act through the grammar: they need "
+                "routine.constrained_output (--constrained)"
+            )
+        if routine.log_min_writes and not set(vocabulary.log) & CONTENT_WRITE_OPS:
+            raise ValueError(
+                "routine.log_min_writes needs APPEND, WRITE or UPSERT_MAP in vocabulary.log"
+            )
+        if routine.plan_min_reads and not set(vocabulary.plan) & READ_OPS:
+            raise ValueError("routine.plan_min_reads needs a read command in vocabulary.plan")
         if Op.UPSERT_MAP in self.vocabulary.log and self.limits.map_file not in names:
             raise ValueError(
                 f"UPSERT_MAP is enabled but its map file {self.limits.map_file!r} is not among the "

@@ -151,6 +151,9 @@ def plan_collection(
         "seed_range": [low, high],
         "explicit_seeds": seeds is not None,
         "episodes": {t.env: len(t.seeds) for t in planned.tasks},
+        # How the episodes were drawn from the model (None: the scaffold's own setting).
+        "constrained_output": config.constrained_output,
+        "routine": config.routine.model_dump(),
         "avoided": {env: sorted(known[env]) for env in sorted(known)},
         "avoided_sources": sorted({s for env in known.values() for w in env.values() for s in w}),
     }

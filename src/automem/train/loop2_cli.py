@@ -13,6 +13,21 @@ from typing import Annotated, Any
 
 import typer
 
+# The collection floors (automem.scaffold.model.Routine), shared by collect and specialize.
+LogMinWrites = Annotated[
+    int | None,
+    typer.Option(
+        help="Collection, with constrained decoding: each step's first LOG turn opens with this "
+        "many writes (APPEND, WRITE, UPSERT_MAP). Recorded in run.json and collect.json."
+    ),
+]
+PlanMinReads = Annotated[
+    int | None,
+    typer.Option(
+        help="Collection, with constrained decoding: each step's first PLAN turn issues this "
+        "many reads and no ACTION."
+    ),
+]
 Fail = Callable[[str], Exception]
 Launch = Callable[..., None]  # cli._launch(config, out, workers, executor, max_cost, max_tokens)
 
@@ -57,6 +72,11 @@ def collect_command(fail: Fail, launch: Launch) -> Callable[..., None]:
             bool | None,
             typer.Option("--constrained/--free", help="Constrain decoding to the grammar, or not."),
         ] = None,
+        log_min_writes: LogMinWrites = None,
+        plan_min_reads: PlanMinReads = None,
+        temperature: Annotated[
+            float | None, typer.Option(help="Sampling temperature (default: the scaffold's).")
+        ] = None,
         workers: Annotated[int, typer.Option(help="Episodes run in parallel.")] = 1,
         executor: Annotated[str, typer.Option(help="local, thread or ray.")] = "local",
         max_cost: Annotated[float | None, typer.Option(help="USD cap on model calls.")] = None,
@@ -68,7 +88,7 @@ def collect_command(fail: Fail, launch: Launch) -> Callable[..., None]:
         the built-in suites, of --suite and --avoid-suite, and of every run under --avoid.
         Rerun the same command to resume.
         """
-        from automem.runs.config import parse_seeds
+        from automem.runs.config import RoutineOverrides, parse_seeds
         from automem.runs.suites import limit_suite, load_suite, suite_config
         from automem.scaffold import ScaffoldError, load
         from automem.train.collect import known_seeds, plan_collection, write_record
@@ -77,8 +97,13 @@ def collect_command(fail: Fail, launch: Launch) -> Callable[..., None]:
             chosen = load_suite(suite)
             limited = limit_suite(chosen, patterns=task or (), max_steps=max_steps)
             given = [(ref, load(ref)) for ref in scaffold or []]
+            routine = RoutineOverrides(
+                log_min_writes=log_min_writes,
+                plan_min_reads=plan_min_reads,
+                temperature=temperature,
+            )
             base = suite_config(limited, model, given).model_copy(
-                update={"constrained_output": constrained}
+                update={"constrained_output": constrained, "routine": routine}
             )
             others = [load_suite(s) for s in avoid_suite or []]
             known = known_seeds([chosen, *others], avoid or [])
@@ -191,6 +216,25 @@ def specialize_command(fail: Fail, launch: Launch) -> Callable[..., None]:
         avoid: Annotated[
             list[Path] | None, typer.Option(help="Run or optimisation folder whose seeds to avoid.")
         ] = None,
+        collect_constrained: Annotated[
+            bool | None,
+            typer.Option(
+                "--collect-constrained/--collect-free",
+                help="Constrain the collection's decoding to the grammar (default: scaffold's).",
+            ),
+        ] = None,
+        log_min_writes: LogMinWrites = None,
+        plan_min_reads: PlanMinReads = None,
+        collect_temperature: Annotated[
+            float | None, typer.Option(help="Collection: the sampling temperature.")
+        ] = None,
+        eval_constrained: Annotated[
+            bool | None,
+            typer.Option(
+                "--eval-constrained/--eval-free",
+                help="Constrain both evaluations' decoding (default: the scaffold's).",
+            ),
+        ] = None,
         workers: Annotated[int, typer.Option(help="Episodes run in parallel.")] = 1,
     ) -> None:
         """Loop 2 in one command: collect, select, train, evaluate base against specialist.
@@ -199,6 +243,7 @@ def specialize_command(fail: Fail, launch: Launch) -> Callable[..., None]:
         """
         import yaml
 
+        from automem.runs.config import RoutineOverrides
         from automem.train.specialize import Recipe, Settings, specialize
 
         try:
@@ -218,6 +263,13 @@ def specialize_command(fail: Fail, launch: Launch) -> Callable[..., None]:
                 max_steps=max_steps,
                 draw_seed=draw_seed,
                 avoid=tuple(str(p) for p in avoid or ()),
+                collect_constrained=collect_constrained,
+                collect_routine=RoutineOverrides(
+                    log_min_writes=log_min_writes,
+                    plan_min_reads=plan_min_reads,
+                    temperature=collect_temperature,
+                ),
+                eval_constrained=eval_constrained,
                 recipes=tuple(Recipe.model_validate(r) for r in listed),
             )
 

@@ -9,14 +9,18 @@ fields, a preset among them). The folder of a specialisation holds
 * ``recipes/NAME/``: ``recipe.json``, ``data/`` (the selection), ``train/`` (the training
   run) and ``eval/`` (the specialist on the same seeds as ``eval-base``);
 * ``ledger.json``: one entry per recipe: data source, examples, LoRA configuration, train
-  loss, and base against specialist progression, per seed and as a paired interval.
+  loss, base against specialist progression, per seed and as a paired interval, and what
+  each did (:mod:`automem.train.behaviour`: well-formed memory replies per role, behaviour
+  statistics).
 
 Every step skips what is done (runs resume, a finished training returns its result, a
 selection with the same criteria is kept), so rerunning the command continues it.
 
-The specialist is run with the two-model spec ``memory=<base>,lora=<adapter.gguf>;action=
-<base>`` (:func:`specialist_spec`); :func:`evaluate_specialist` is the one step that needs the
-runtime to understand it.
+The specialist is run with the two-model spec ``memory=<base>,lora=<adapter>;action=<base>``
+(:func:`specialist_spec`). The collection may draw its episodes differently from the
+evaluations (``collect_constrained``, ``collect_routine``: e.g. constrained decoding with a
+floor of memory commands), which then run as ``eval_constrained`` says, base and specialist
+alike.
 """
 
 from __future__ import annotations
@@ -32,10 +36,11 @@ from pydantic import Field, field_validator
 
 from automem.core import Frozen
 from automem.runs.compare import compare_runs
-from automem.runs.config import RunConfig
+from automem.runs.config import RoutineOverrides, RunConfig
 from automem.runs.directory import RunDir, write_json_atomic
 from automem.runs.runner import run as run_episodes
 from automem.runs.suites import Suite, limit_suite, load_suite, suite_config
+from automem.train.behaviour import run_behaviour
 from automem.train.collect import CollectPlan, known_seeds, plan_collection, write_record
 from automem.train.criteria import SelectCriteria
 from automem.train.dataset import CRITERIA, EXAMPLES, STATS, select_and_write
@@ -76,6 +81,17 @@ class Settings(Frozen):
     max_steps: int | None = Field(None, ge=1)
     draw_seed: int = 0
     avoid: tuple[str, ...] = ()
+    collect_constrained: bool | None = Field(
+        None, description="Constrained decoding for the collection (None: the scaffold's)."
+    )
+    collect_routine: RoutineOverrides = Field(
+        RoutineOverrides(),
+        description="The collection's routine settings (a floor of memory commands, the "
+        "temperature); the evaluations keep the scaffold's.",
+    )
+    eval_constrained: bool | None = Field(
+        None, description="Constrained decoding for both evaluations (None: the scaffold's)."
+    )
     recipes: tuple[Recipe, ...] = Field(min_length=1)
 
     @field_validator("recipes")
@@ -101,21 +117,37 @@ def run_to_completion(config: RunConfig, out: Path) -> None:
         )
 
 
-def specialist_spec(base: str, adapter: Path) -> str:
+def specialist_spec(base: str, adapter: Path, served_as: str) -> str:
     """The two-model spec: the adapted base does the memory turns, the base commits.
 
-    The adapter path is absolute (the evaluation may run elsewhere) and must survive the spec
-    syntax: ``;`` splits roles, ``,`` options and ``=`` a key from its value."""
+    The embedded runtime (and any other in-process backend) loads the adapter file: its path
+    goes in the spec, absolute (the evaluation may run elsewhere), and must survive the spec
+    syntax (``;`` splits roles, ``,`` options and ``=`` a key from its value). An
+    OpenAI-compatible server chooses among the adapters it serves by *name*: the spec names
+    ``served_as`` (the recipe's name), under which the server must serve the trained PEFT
+    adapter (vLLM ``--lora-modules NAME=PATH``, SGLang ``--lora-paths NAME=PATH``)."""
     from automem.models.registry import parse_spec
     from automem.models.roles import RoleSpecs
 
     if RoleSpecs.parse(base).two_model:
         raise ValueError(f"model {base!r}: specialize needs one base model, not a two-model spec")
-    if "lora" in parse_spec(base).options:
+    parsed = parse_spec(base)
+    if "lora" in parsed.options:
         raise ValueError(
             f"model {base!r} already names a LoRA adapter; give the plain base model "
             "(specialize adds the trained adapter to the memory role)"
         )
+    if parsed.backend == "openai":
+        if parsed.options.get("lora_style") == "llamacpp":
+            raise ValueError(
+                f"model {base!r}: llama-server numbers its adapters by load order, which "
+                "specialize cannot know; serve with vLLM or SGLang (adapters by name), or "
+                "evaluate the specialist yourself with automem eval"
+            )
+        bad = sorted(set(",;=") & set(served_as))
+        if bad or not served_as.strip():
+            raise ValueError(f"adapter name {served_as!r}: a model spec cannot carry it")
+        return f"memory={base},lora={served_as};action={base}"
     path = adapter.resolve()
     bad = sorted(set(",;=") & set(str(path)))
     if bad:
@@ -127,7 +159,7 @@ def specialist_spec(base: str, adapter: Path) -> str:
 
 
 def evaluate_specialist(config: RunConfig, out: Path, run: RunFn) -> None:
-    """The specialist's evaluation: the one step that needs the two-model spec understood."""
+    """The specialist's evaluation (a seam for tests, which may stand in for the runtime)."""
     run(config, out)
 
 
@@ -145,7 +177,12 @@ def plan(settings: Settings) -> Plans:
     suite = load_suite(settings.suite)
     capped = limit_suite(suite, max_steps=settings.max_steps)
     given = [(ref, load(ref)) for ref in settings.scaffolds]
-    base = suite_config(capped, settings.model, given)
+    base = suite_config(capped, settings.model, given).model_copy(
+        update={
+            "constrained_output": settings.collect_constrained,
+            "routine": settings.collect_routine,
+        }
+    )
     known = known_seeds([suite], [Path(p) for p in settings.avoid])
     collect = plan_collection(
         suite,
@@ -155,7 +192,10 @@ def plan(settings: Settings) -> Plans:
         draw_seed=settings.draw_seed,
     )
     evaluated = limit_suite(capped, episodes=settings.eval_episodes)
-    return Plans(suite, collect, suite_config(evaluated, settings.model, given))
+    evaluation = suite_config(evaluated, settings.model, given).model_copy(
+        update={"constrained_output": settings.eval_constrained}
+    )
+    return Plans(suite, collect, evaluation)
 
 
 def _check_settings(root: Path, settings: Settings) -> None:
@@ -190,6 +230,13 @@ def train_step(recipe: Recipe, data: Path, folder: Path, trainer: TrainFn) -> An
 
     flags = {**recipe.lora, "data": data / EXAMPLES, "output_dir": folder / "train"}
     return trainer(resolve_config(flags))
+
+
+def _served_by_name(spec: str) -> bool:
+    """Whether the base is an OpenAI-compatible server (which picks adapters by name)."""
+    from automem.models.registry import parse_spec
+
+    return parse_spec(spec).backend == "openai"
 
 
 def _base_model(spec: str) -> str | None:
@@ -251,6 +298,9 @@ def ledger_entry(
             "difference": overall.model_dump() if overall else None,
             "confidence": comparison.confidence,
             "per_seed": rows,
+            # Replies with well-formed memory commands per role, and the behaviour statistics.
+            "base_behaviour": run_behaviour(base),
+            "specialist_behaviour": run_behaviour(specialist),
         },
     }
 
@@ -290,9 +340,12 @@ def specialize(
             lora["base_model"] = name
         result = train_step(recipe.model_copy(update={"lora": lora}), data, folder, trainer)
         say(f"{recipe.name}: {result.summary()}")
-        if result.adapter_gguf is None:
+        if _served_by_name(settings.model):
+            say(f"{recipe.name}: the server must serve {result.adapter} as {recipe.name!r}")
+        elif result.adapter_gguf is None:
             raise ValueError(f"{recipe.name}: training wrote no GGUF adapter to serve")
-        spec = specialist_spec(settings.model, Path(result.adapter_gguf))
+        adapter = Path(result.adapter_gguf or result.adapter)
+        spec = specialist_spec(settings.model, adapter, recipe.name)
         specialist = folder / "eval"
         evaluate(plans.evaluation.model_copy(update={"model": spec}), specialist, run)
         ledger.append(ledger_entry(recipe, data, result, base_eval, specialist))
