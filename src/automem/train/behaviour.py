@@ -20,7 +20,10 @@ from typing import Any
 from automem.core import Frozen
 from automem.memory import MEMORY_OPS, parse_commands
 from automem.runs.reader import RunReader
+from automem.runs.summary import EpisodeSummary
 from automem.traces import CallRecord, MessageRecord, Trace
+
+Finished = list[tuple[EpisodeSummary, Path]]  # a run's finished episodes: summary, trace
 
 BEHAVIOUR = (
     "progression",
@@ -57,10 +60,10 @@ def reply_kind(text: str) -> tuple[bool, bool]:
     return memory, memory and not parsed.normalisations
 
 
-def reply_counts(run: Path) -> dict[str, ReplyCounts]:
-    """Per role, the answered calls of the run's finished episodes and their replies' kinds."""
+def reply_counts(finished: Finished) -> dict[str, ReplyCounts]:
+    """Per role, the answered calls of finished episodes and their replies' kinds."""
     counts: dict[str, Counter[str]] = {}
-    for _, path in RunReader(run, write_index=False).finished():
+    for _, path in finished:
         trace = Trace.read(path)
         contents = {m.id: m.content for m in trace.of_type(MessageRecord)}
         for call in trace.of_type(CallRecord):
@@ -77,9 +80,9 @@ def reply_counts(run: Path) -> dict[str, ReplyCounts]:
     }
 
 
-def behaviour_means(run: Path) -> dict[str, float]:
-    """The mean of each :data:`BEHAVIOUR` statistic over the run's finished episodes."""
-    stats = [s.behaviour for s, _ in RunReader(run, write_index=False).finished()]
+def behaviour_means(finished: Finished) -> dict[str, float]:
+    """The mean of each :data:`BEHAVIOUR` statistic over finished episodes."""
+    stats = [s.behaviour for s, _ in finished]
     known = [s for s in stats if s is not None]
     if not known:
         return {}
@@ -87,12 +90,13 @@ def behaviour_means(run: Path) -> dict[str, float]:
 
 
 def run_behaviour(run: Path) -> dict[str, Any]:
-    """The ledger's record of one evaluation run."""
-    replies = reply_counts(run)
+    """The ledger's record of one evaluation run (its folder read once)."""
+    finished = RunReader(run, write_index=False).finished()
+    replies = reply_counts(finished)
     return {
         "replies": {
             role: {**c.model_dump(), "well_formed_share": c.well_formed_share}
             for role, c in replies.items()
         },
-        "behaviour": behaviour_means(run),
+        "behaviour": behaviour_means(finished),
     }
