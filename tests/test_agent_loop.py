@@ -104,7 +104,11 @@ def test_the_collection_floor_applies_to_each_phases_first_turn_only(tmp_path: P
     ]
     _, model = play_episode(tmp_path, replies, scaffold=scaffold, max_steps=2)
     floors = [(r.phase, r.min_commands) for r in model.requests]
-    assert floors == [("plan", 1), ("plan", 0), ("log", 1), ("log", 0), ("plan", 1), ("plan", 0)]
+    # Step 0's PLAN has no floor: every file is empty, so there is nothing to read yet.
+    assert floors == [("plan", 0), ("plan", 0), ("log", 1), ("log", 0), ("plan", 1), ("plan", 0)]
+    files = {f.name for f in scaffold.files}
+    assert set(model.requests[0].empty_files) == files == set(model.requests[0].memory_files)
+    assert set(model.requests[4].empty_files) == files - {"strategy"}
     dumped = load("crafter-v0").model_dump_json()  # what the digest hashes: as before the floor
     assert "log_min_writes" not in dumped and "plan_min_reads" not in dumped
     assert "log_min_writes" in scaffold.model_dump()["routine"]

@@ -226,6 +226,11 @@ class CompletionRequest(Frozen):
     allowed_ops: tuple[str, ...]
     actions: tuple[str, ...]
     memory_files: tuple[str, ...] = ()
+    empty_files: tuple[str, ...] = Field(
+        (),
+        description="Memory files that hold nothing. Under constraint no read names them (the "
+        "prompt shows their size already), and a phase with nothing to read offers no reads.",
+    )
     sampling: Sampling = Sampling()
     constrained: bool = Field(
         False, description="Ask the backend to constrain decoding to the phase's command grammar."

@@ -53,6 +53,7 @@ def request(
     reasoning: bool = True,
     max_tokens: int = 512,
     min_commands: int = 0,
+    empty: tuple[str, ...] = (),
 ) -> CompletionRequest:
     scaffold = load("crafter-v0")
     return CompletionRequest(
@@ -61,6 +62,7 @@ def request(
         allowed_ops=ops if ops is not None else scaffold.vocabulary.ops(phase),
         actions=actions,
         memory_files=files,
+        empty_files=empty,
         sampling=Sampling(max_tokens=max_tokens),
         constrained=True,
         reasoning=reasoning,
@@ -241,7 +243,7 @@ def check_reply(reply: str, req: CompletionRequest) -> None:
             if command.op != "UPSERT_MAP":
                 assert _GOOD_NAME.fullmatch(first) and ".." not in first, command
             if command.op in READ_OPS and req.memory_files:
-                assert first in req.memory_files
+                assert first in req.memory_files and first not in req.empty_files
             assert all(arg and arg == arg.strip() for arg in command.args), command
             assert all("\n" not in arg and "<" not in arg for arg in command.args), command
     if req.phase == "log":
@@ -286,11 +288,13 @@ def requests(draw: st.DrawFn) -> CompletionRequest:
         st.lists(st.sampled_from(CRAFTER_ACTIONS + ODD_ACTIONS), min_size=1, unique=True).map(tuple)
     )
     files = draw(st.lists(st.sampled_from([*FILES, "dungeon_map", "a.txt", "x-1"]), unique=True))
+    empty = draw(st.lists(st.sampled_from(files), unique=True)) if files else []
     return request(
         phase,
         ops=ops,
         actions=actions,
         files=tuple(files),
+        empty=tuple(empty),
         reasoning=draw(st.booleans()),
         max_tokens=draw(st.sampled_from([16, 48, 96, 160, 256, 512, 1024])),
     )
@@ -356,6 +360,25 @@ def test_reads_use_known_files_and_writes_may_name_new_ones() -> None:
     assert "name ::= [A-Za-z0-9]" in gbnf
     no_files = build_gbnf(request("log", files=()))
     assert "file ::= name\n" in no_files
+
+
+def test_reads_never_name_an_empty_file() -> None:
+    gbnf = build_gbnf(request("plan", empty=("map_notes", "strategy")))
+    assert 'file ::= "crafting_progress" | "survival_log" | "actions_log"\n' in gbnf
+    assert "(action | reads)" in gbnf
+
+
+def test_with_every_file_empty_no_read_is_offered() -> None:
+    plan = build_gbnf(request("plan", empty=FILES))
+    assert plan.startswith("root ::= reason? action\n")
+    assert "SEARCH" not in plan and "READ" not in plan and "reads" not in plan
+    log = build_gbnf(request("log", empty=FILES))
+    assert "APPEND" in log and "WRITE" in log and "CREATE" in log
+    assert not any(op in log for op in ("SEARCH", "READ", "TAIL", "COUNT"))
+    # The same ops with no files at all keep their reads (any name): nothing is known of them.
+    assert "SEARCH" in build_gbnf(request("plan", files=()))
+    with pytest.raises(GrammarError, match="no such command"):
+        build_gbnf(request("plan", empty=FILES, min_commands=1))
 
 
 def test_a_reply_the_grammar_admits_always_fits_max_tokens() -> None:

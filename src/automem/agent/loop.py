@@ -342,16 +342,20 @@ class Episode:
             allowed = (Op.ACTION,)
         role = role or self.models.default_role(phase)
         model = self.models.get(role)
+        sizes = self.memory.files()
+        empty = tuple(name for name, size in sizes.items() if not size)
+        floor = 0 if turn or forced else self._min_commands(phase, len(empty) < len(sizes))
         request = CompletionRequest(
             messages=tuple(self._contents[i] for i in conversation),
             phase=phase,
             allowed_ops=allowed,
             actions=self._actions,
-            memory_files=tuple(self.memory.files()),
+            memory_files=tuple(sizes),
+            empty_files=empty,
             sampling=self.scaffold.routine.sampling,
             constrained=self.scaffold.routine.constrained_output,
             reasoning=self.scaffold.routine.allow_reasoning,
-            min_commands=0 if turn or forced else self._min_commands(phase),
+            min_commands=floor,
         )
         if self.budget is not None and (spent := self.budget.exhausted()):
             raise EpisodeStopped(f"budget: {spent}")
@@ -415,11 +419,13 @@ class Episode:
             self._event(step, kind, message, data)
         return commands, results
 
-    def _min_commands(self, phase: Phase) -> int:
+    def _min_commands(self, phase: Phase, readable: bool) -> int:
         """The collection floor of commands on a phase's first turn (0 unless the routine
-        sets one)."""
+        sets one). PLAN's floor of reads holds only while some memory file has content."""
         routine = self.scaffold.routine
-        return routine.log_min_writes if phase == "log" else routine.plan_min_reads
+        if phase == "log":
+            return routine.log_min_writes
+        return routine.plan_min_reads if readable else 0
 
     # ------------------------------------------------------------------ commands
 

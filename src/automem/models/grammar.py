@@ -17,7 +17,9 @@ With ``request.reasoning`` a single line of free text may come first. Free text 
 line, note text, search keywords, map keys) is printable ASCII without ``<`` or a backtick, so
 it can neither open a tag nor a code fence; file names follow the memory store's rule
 ``[A-Za-z0-9][A-Za-z0-9_.-]*`` (without ``..``). Reads name one of ``memory_files`` when there
-are any; writes (APPEND, WRITE, CREATE) may also name a new file.
+are any, and never one of ``empty_files``: reading an empty file tells nothing the prompt's
+file list does not, so when every file is empty no read is offered (PLAN is then one ACTION).
+Writes (APPEND, WRITE, CREATE) may also name a new file.
 
 Every part is bounded so that the longest admitted reply fits in ``sampling.max_tokens``
 (each token emits at least one byte, free text is ASCII): a constrained reply is complete by
@@ -101,12 +103,19 @@ def grammar_limits(request: CompletionRequest) -> GrammarLimits:
 def _shape(
     request: CompletionRequest,
 ) -> tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...], bool, int, int]:
-    """What the grammar depends on: everything but the messages and sampling temperature."""
+    """What the grammar depends on: everything but the messages and sampling temperature.
+
+    Reads name the non-empty files only; with files that are all empty, no read is allowed."""
+    empty = set(request.empty_files)
+    readable = tuple(f for f in request.memory_files if f not in empty)
+    ops = tuple(request.allowed_ops)
+    if request.memory_files and not readable:  # every file is empty: nothing to read
+        ops = tuple(op for op in ops if op not in READ_OPS)
     return (
         request.phase,
-        tuple(request.allowed_ops),
+        ops,
         tuple(request.actions),
-        tuple(request.memory_files),
+        readable,
         request.reasoning,
         request.sampling.max_tokens,
         request.min_commands,
