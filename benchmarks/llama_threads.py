@@ -4,16 +4,22 @@ Each configuration runs in a fresh process (OpenMP reads its settings when llama
 on the same real request (the first PLAN request of a crafter-v0 episode), round-robin, so
 the machine's load drifts alike for all of them:
 
-* ``plain`` is ``llama_cpp.Llama`` with every thread count from 1 to the usable cores, with
-  OpenMP's default wait policy (idle threads spin a while) and with ``OMP_WAIT_POLICY=PASSIVE``
-  (they sleep at once); the fastest of these is the baseline;
+* ``plain`` is ``llama_cpp.Llama`` with every thread count from 1 to the usable cores, under
+  each OpenMP wait setting: the default (idle threads spin about 300,000 times before they
+  sleep), ``OMP_WAIT_POLICY=PASSIVE`` (they sleep at once) and ``GOMP_SPINCOUNT`` of 1,000,
+  10,000 and 100,000 (a bounded spin); the fastest of these is the baseline;
 * ``ours`` is ``local:smollm2-135m`` through ``LocalModel.complete`` with its default threads
   (:func:`automem.models.threads.model_threads`) in a worker's environment.
 
 Prompt speed is a fresh context evaluating the whole prompt; generation speed is 64 tokens
 sampled with the prompt cached. Ratios are ours over the best plain (target >= 0.9).
 
-    python benchmarks/llama_threads.py [--rounds 3]
+``--other-build LIB_DIR`` also runs plain llama.cpp on another build's libraries (through
+``LLAMA_CPP_LIB_PATH``), e.g. the portable one without CPU variants, and reports this build's
+speed-up over it. ``--busy N`` runs N busy-looping processes throughout: a machine shared
+with other work, where a spinning OpenMP thread takes the core the thread it waits for needs.
+
+    python benchmarks/llama_threads.py [--rounds 3] [--busy 0]
 """
 
 from __future__ import annotations
@@ -29,6 +35,12 @@ from pathlib import Path
 from typing import Any
 
 GENERATE = 64
+# OpenMP wait settings of the plain runs: name -> environment (libgomp reads it at load).
+WAIT_SETTINGS: dict[str, dict[str, str]] = {
+    "default": {},
+    "PASSIVE": {"OMP_WAIT_POLICY": "PASSIVE"},
+    **{f"spin{n}": {"GOMP_SPINCOUNT": str(n)} for n in (1_000, 10_000, 100_000)},
+}
 
 
 def child(config: dict[str, Any], request_json: str) -> dict[str, float]:
@@ -55,8 +67,12 @@ def child(config: dict[str, Any], request_json: str) -> dict[str, float]:
             "gen_tps": second.usage.completion_tokens / gen_s,
             "threads": model.settings.n_threads,
         }
+    import llama_cpp
     from llama_cpp import Llama
 
+    from automem.models.llama_backends import load_cpu_backends
+
+    load_cpu_backends(llama_cpp)  # what any llama.cpp program does with a build of variants
     n = config["threads"]
     llm = Llama(str(smollm2_path()), n_ctx=8192, n_threads=n, n_threads_batch=n, verbose=False)
     messages = [{"role": m.role, "content": m.content} for m in request.messages]
@@ -75,29 +91,36 @@ def child(config: dict[str, Any], request_json: str) -> dict[str, float]:
     }
 
 
-def configurations(cpus: int) -> list[dict[str, Any]]:
+def configurations(cpus: int, other_build: str | None) -> list[dict[str, Any]]:
     plain = [
         {"kind": "plain", "threads": n, "omp": omp}
         for n in range(1, cpus + 1)
-        for omp in ("default", "PASSIVE")
+        for omp in WAIT_SETTINGS
     ]
-    return [{"kind": "ours", "omp": "worker"}, *plain]
+    other = [
+        {"kind": "other", "threads": cpus, "omp": omp, "lib": other_build}
+        for omp in ("default", "spin10000")
+        if other_build
+    ]
+    return [{"kind": "ours", "omp": "worker"}, *plain, *other]
 
 
 def label(config: dict[str, Any]) -> str:
     if config["kind"] == "ours":
         return "ours"
-    return f"plain_threads{config['threads']}_omp_{config['omp'].lower()}"
+    return f"{config['kind']}_threads{config['threads']}_omp_{config['omp'].lower()}"
 
 
 def run_child(config: dict[str, Any], request_json: str) -> dict[str, float]:
     from automem.models.threads import worker_environment
 
-    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
-    if config["omp"] == "PASSIVE":
-        env["OMP_WAIT_POLICY"] = "PASSIVE"
-    elif config["omp"] == "worker":
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    if config["omp"] == "worker":
         env.update(worker_environment(1))  # what a run of one worker gives its process
+    else:
+        env.update(WAIT_SETTINGS[config["omp"]])
+    if config.get("lib"):
+        env["LLAMA_CPP_LIB_PATH"] = config["lib"]  # llama_cpp loads that build's libraries
     done = subprocess.run(
         [sys.executable, __file__, "--child", json.dumps(config)],
         input=request_json,
@@ -114,6 +137,12 @@ def run_child(config: dict[str, Any], request_json: str) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--busy", type=int, default=0, help="busy-looping processes beside")
+    parser.add_argument(
+        "--other-build",
+        metavar="LIB_DIR",
+        help="another llama.cpp build's library folder (e.g. a portable one) to run plainly too",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -125,12 +154,19 @@ def main() -> None:
 
     request = next(r for r in real_requests(2) if r.phase == "plan")
     request_json = request.model_dump_json()
-    configs = configurations(usable_cpus())
+    configs = configurations(usable_cpus(), args.other_build)
     runs: dict[str, list[dict[str, float]]] = {label(c): [] for c in configs}
-    result: dict[str, Any] = {"load_average_at_start": os.getloadavg(), "cpus": usable_cpus()}
-    for _ in range(args.rounds):
-        for config in configs:
-            runs[label(config)].append(run_child(config, request_json))
+    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.busy)]
+    result: dict[str, Any] = {"busy_processes": args.busy, "cpus": usable_cpus()}
+    result["load_average_at_start"] = os.getloadavg()
+    try:
+        for _ in range(args.rounds):
+            for config in configs:
+                runs[label(config)].append(run_child(config, request_json))
+        result["load_average_at_end"] = os.getloadavg()
+    finally:
+        for process in busy:
+            process.kill()
     table = {
         name: {
             "prompt_tokens_per_s": round(statistics.median(r["prompt_tps"] for r in rs), 1),
@@ -139,7 +175,7 @@ def main() -> None:
         }
         for name, rs in runs.items()
     }
-    plain = {k: v for k, v in table.items() if k != "ours"}
+    plain = {k: v for k, v in table.items() if k.startswith("plain")}
     best_prompt = max(plain, key=lambda k: plain[k]["prompt_tokens_per_s"])
     best_gen = max(plain, key=lambda k: plain[k]["generation_tokens_per_s"])
     ours = table["ours"]
@@ -153,10 +189,16 @@ def main() -> None:
         generation_ratio=round(
             ours["generation_tokens_per_s"] / plain[best_gen]["generation_tokens_per_s"], 3
         ),
-        load_average_at_end=os.getloadavg(),
         target_ratio=0.9,
     )
     result["meets_target"] = min(result["prompt_ratio"], result["generation_ratio"]) >= 0.9
+    other = {k: v for k, v in table.items() if k.startswith("other")}
+    if other:  # how much faster this build is than the other, each at its best
+        for key, name in (("prompt_tokens_per_s", "prompt"), ("generation_tokens_per_s", "gen")):
+            mine = max(v[key] for v in plain.values())
+            result[f"{name}_speedup_over_other_build"] = round(
+                mine / max(v[key] for v in other.values()), 3
+            )
     print(json.dumps(result, indent=2))
 
 

@@ -2,8 +2,9 @@
 # Install everything the test suite needs, then run it: bash scripts/test.sh [pytest args]
 #
 # - the project with its test extras and the SmolLM2-135M model, through scripts/install.sh
-#   (the same install path as the README's first command: a portable llama.cpp build that
-#   compiles on first install, about 8-15 minutes on 2 cores, and is checked by one call);
+#   (the same install path as the README's first command: a llama.cpp build with a CPU
+#   backend per x86-64 generation that compiles on first install, about 10-20 minutes on
+#   2 cores, and is checked by one call);
 # - Debian's chromium for the report's browser test (installed with apt-get when missing
 #   and running as root; otherwise install it yourself: apt-get install chromium).
 set -euo pipefail

@@ -31,6 +31,7 @@ def pid_backend(spec: ModelSpec, seed: int) -> ChatModel:
         "pid": os.getpid(),
         "model_threads": model_threads(),  # what an embedded model here would be given
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+        "gomp_spincount": os.environ.get("GOMP_SPINCOUNT"),
     }
     model.identity = ModelIdentity(
         spec=spec.text, backend=spec.backend, name="pid", details=details

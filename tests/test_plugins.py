@@ -95,11 +95,13 @@ def test_runtime_registered_components_work_in_process_workers(tmp_path: Path) -
     assert again.ran == 0 and again.skipped == 2
 
 
-def test_process_workers_split_the_cores_and_sleep_idle_openmp_threads(
+def test_process_workers_split_the_cores_and_bound_the_openmp_spin(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv(WORKERS_ENV, raising=False)
-    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    for key in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT"):
+        monkeypatch.setenv(key, "")  # so that the teardown restores what was there
+        monkeypatch.delenv(key)
     register_backend("pid", pid_backend)
     envs.register("line", LineEnv, length=2)
     scaffold = tmp_path / "v0.yaml"
@@ -111,7 +113,7 @@ def test_process_workers_split_the_cores_and_sleep_idle_openmp_threads(
         details = Trace.read(trace_path).header.model.details
         assert details["pid"] != os.getpid()
         assert details["model_threads"] == max(1, usable_cpus() // 2)
-        assert details["omp_wait_policy"] == "PASSIVE"
+        assert details["gomp_spincount"] == "1000" and details["omp_wait_policy"] is None
 
 
 @pytest.mark.slow

@@ -32,7 +32,14 @@ def test_the_first_command_installs_through_the_project_script_and_ci_runs_it() 
     first = setup_commands()[0]
     assert first.startswith("bash scripts/install.sh && automem run ")
     install = (ROOT / "scripts" / "install.sh").read_text()
-    assert 'CMAKE_ARGS="-DGGML_NATIVE=OFF' in install
+    # The build the project's messages name is the one the script makes (x86-64: variants).
+    from automem.models.llama_runtime import CPU_VARIANTS_CMAKE_ARGS, PORTABLE_CMAKE_ARGS
+
+    assert f'portable="{PORTABLE_CMAKE_ARGS}"' in install
+    assert (
+        f'project="$portable {CPU_VARIANTS_CMAKE_ARGS.removeprefix(PORTABLE_CMAKE_ARGS + " ")}"'
+        in install
+    )
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
     extract, run = (
         ci.index("first=$(python scripts/readme_setup.py 1)"),

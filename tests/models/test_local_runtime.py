@@ -21,6 +21,7 @@ import pytest
 from automem.core import ModelError
 from automem.models import llama_runtime
 from automem.models.llama_runtime import (
+    CPU_VARIANTS_CMAKE_ARGS,
     REBUILD_RUNTIME,
     RUNTIME_VERSION,
     RuntimeBuildBroken,
@@ -170,7 +171,7 @@ def test_an_illegal_instruction_in_a_native_build_says_to_rebuild_it_portably(
     assert "compiled for the local CPU (AMX_INT8)" in message and REBUILD_RUNTIME in message
 
 
-def test_an_illegal_instruction_in_a_portable_build_says_to_build_for_this_cpu(
+def test_an_illegal_instruction_in_a_portable_build_says_to_build_the_cpu_variants(
     tmp_path: Path, use_fake
 ) -> None:
     use_fake("sigill", "CPU : SSE3 = 1 | AVX = 1 | AVX2 = 1 | FMA = 1 | F16C = 1 | ")
@@ -178,7 +179,7 @@ def test_an_illegal_instruction_in_a_portable_build_says_to_build_for_this_cpu(
         ensure_runtime_works(fake_gguf(tmp_path), tmp_path / "cache")
     message = str(err.value)
     assert "lacks an instruction" in message
-    assert 'CMAKE_ARGS="-DGGML_NATIVE=ON" pip install --force-reinstall' in message
+    assert f'CMAKE_ARGS="{CPU_VARIANTS_CMAKE_ARGS}" pip install --force-reinstall' in message
     assert REBUILD_RUNTIME not in message
 
 

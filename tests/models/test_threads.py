@@ -10,9 +10,11 @@ import pytest
 from automem.models import threads
 from automem.models.local import LocalModel
 from automem.models.threads import (
+    USER_WAIT_SETTINGS,
     WORKERS_ENV,
     cgroup_cpu_quota,
     model_threads,
+    openmp_settings,
     usable_cpus,
     worker_environment,
 )
@@ -80,21 +82,36 @@ def test_a_bad_workers_setting_is_refused(monkeypatch: pytest.MonkeyPatch, raw: 
         model_threads(cpus=4)
 
 
-def test_worker_environment_names_the_workers_and_quiets_openmp() -> None:
-    assert worker_environment(3) == {WORKERS_ENV: "3", "OMP_WAIT_POLICY": "PASSIVE"}
+def test_worker_environment_names_the_workers_and_bounds_the_spin(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for key in USER_WAIT_SETTINGS:
+        monkeypatch.delenv(key, raising=False)
+    assert worker_environment(3) == {WORKERS_ENV: "3", "GOMP_SPINCOUNT": "1000"}
 
 
-def test_making_a_local_model_quiets_openmp_unless_the_user_chose(
+@pytest.mark.parametrize("chosen", [{"OMP_WAIT_POLICY": "PASSIVE"}, {"GOMP_SPINCOUNT": "0"}])
+def test_a_users_wait_setting_is_kept(chosen: dict[str, str]) -> None:
+    # GOMP_SPINCOUNT would override a chosen policy, so none is added beside either.
+    assert openmp_settings(chosen) == {}
+
+
+def test_making_a_local_model_bounds_the_spin_unless_the_user_chose(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / "model.gguf"
     path.write_bytes(b"GGUF")
-    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    for key in USER_WAIT_SETTINGS:
+        monkeypatch.setenv(key, "")  # so that the teardown restores what was there
+        monkeypatch.delenv(key)
     LocalModel(path)
-    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    assert os.environ["GOMP_SPINCOUNT"] == "1000"
+    assert "OMP_WAIT_POLICY" not in os.environ
+    monkeypatch.delenv("GOMP_SPINCOUNT")
     monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
     LocalModel(path)
     assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
+    assert "GOMP_SPINCOUNT" not in os.environ
 
 
 def test_the_local_model_takes_its_share(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

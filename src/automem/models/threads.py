@@ -8,16 +8,17 @@ A run with several worker processes sets :data:`WORKERS_ENV` in each, so their m
 cores instead of each taking all of them (set it yourself when separate runs share a machine).
 
 llama.cpp runs its threads with OpenMP, whose idle threads spin before they sleep. On a machine
-shared with other work, a spinning thread takes the core the thread it waits for needs, and
-generation collapses; :func:`quiet_openmp` (called when an embedded model is made) and
-:func:`worker_environment` make idle threads sleep at once. It must be in the environment
-before llama.cpp's libraries are loaded.
+shared with other work, a long spin takes the core the thread it waits for needs, and
+generation collapses; sleeping at once instead costs every token a wake-up through the kernel.
+:func:`quiet_openmp` (called when an embedded model is made) and :func:`worker_environment`
+bound the spin to a few microseconds, which keeps both. It must be in the environment before
+llama.cpp's libraries are loaded.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 WORKERS_ENV = "AUTOMEM_WORKERS"
@@ -112,20 +113,31 @@ def model_threads(cpus: int | None = None, workers: int | None = None) -> int:
     return max(1, cpus // workers)
 
 
-# Measured on 2 shared cores at load average 10-13 (benchmarks/llama_threads.py): generation
-# with 2 threads at 0.2 tokens/s under OpenMP's default policy, 10.7 with PASSIVE.
-QUIET_OPENMP = {"OMP_WAIT_POLICY": "PASSIVE"}  # idle OpenMP threads sleep instead of spinning
+# libgomp's spin before an idle thread sleeps (its default is 300,000 iterations). Measured with
+# 2 threads on 2 cores (benchmarks/llama_threads.py, generation tokens/s): idle, 53 under the
+# default, 23 with OMP_WAIT_POLICY=PASSIVE (no spin: every token wakes its threads through the
+# kernel), 60 with a spin of 1,000, 58 with 10,000; beside 2 busy processes, 12, 36, 26 and 15.
+# (At load 10 the default fell to 0.2.) 1,000 loses least in either case.
+BOUNDED_SPIN = {"GOMP_SPINCOUNT": "1000"}
+# Either of these is the user's own choice of how OpenMP waits; it is left as it is.
+USER_WAIT_SETTINGS = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
 
 
 def quiet_openmp() -> None:
-    """Make this process's idle OpenMP threads sleep, unless the user chose a policy.
+    """Bound how long this process's idle OpenMP threads spin, unless the user chose.
 
     Takes effect only before llama.cpp's libraries are first loaded in the process.
     """
-    for key, value in QUIET_OPENMP.items():
-        os.environ.setdefault(key, value)
+    os.environ.update(openmp_settings(os.environ))
+
+
+def openmp_settings(environ: Mapping[str, str]) -> dict[str, str]:
+    """The OpenMP settings to add to ``environ``: none if it already says how threads wait."""
+    if any(key in environ for key in USER_WAIT_SETTINGS):
+        return {}
+    return dict(BOUNDED_SPIN)
 
 
 def worker_environment(workers: int) -> dict[str, str]:
     """What to set in a worker process's environment before it loads a model."""
-    return {WORKERS_ENV: str(workers), **QUIET_OPENMP}
+    return {WORKERS_ENV: str(workers), **openmp_settings(os.environ)}
