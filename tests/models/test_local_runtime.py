@@ -183,6 +183,22 @@ def test_an_illegal_instruction_in_a_portable_build_says_to_build_the_cpu_varian
     assert REBUILD_RUNTIME not in message
 
 
+def test_a_crash_in_a_cpu_variant_says_to_rebuild_with_the_baseline_kernels(
+    tmp_path: Path,
+) -> None:
+    build = llama_runtime.RuntimeBuild(RUNTIME_VERSION, "/site", "/site/llama_cpp/lib", ())
+    outcome = {
+        "signal": signal.SIGILL,
+        "cpu_variants": ["haswell", "sapphirerapids", "x64"],
+        "system_info": "CPU : AVX2 = 1 | AVX512 = 1 | AMX_INT8 = 1 | ",
+    }
+    message = llama_runtime.broken_message(build, fake_gguf(tmp_path), outcome)
+    assert "among its variants (haswell, sapphirerapids, x64)" in message
+    assert "built with: AVX2 AVX512 AMX_INT8." in message
+    assert "baseline kernels only" in message and REBUILD_RUNTIME in message
+    assert "lacks an instruction" not in message  # a variant is chosen for this CPU
+
+
 def test_a_working_build_is_probed_once_and_again_after_a_rebuild(
     tmp_path: Path, use_fake, monkeypatch: pytest.MonkeyPatch
 ) -> None:
