@@ -64,7 +64,7 @@ def load_cpu_backends(llama_cpp_module: object) -> Path | None:
     but none of them registered (none runs on this CPU, or they do not match the library).
     """
     global _loaded
-    with _LOCK:  # loaded twice, ggml would register a second CPU device
+    with _LOCK:  # once per process: ggml scans and scores every module on each load
         if _loaded is not None:
             return _loaded
         package = Path(getattr(llama_cpp_module, "__file__", "")).parent
