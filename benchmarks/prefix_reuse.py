@@ -8,9 +8,10 @@ one token, then evaluates the scripted reply after the prompt, so its cache hold
 would hold had it generated that reply.
 
 The share of a step is the step's cached tokens over its prompt tokens, over all its calls
-(target >= 80%). The built-in templates already put the stable text first: each phase's system
-prompt (the same every step) opens every call, and the turn message that follows changes almost
-throughout (step line, observation, file sizes), so there is nothing left to move forward.
+(target >= 80%). The built-in templates put the stable text first: each phase's system prompt
+(the same every step, the memory files' purposes included) opens every call, and the turn
+message that follows changes almost throughout (step line, observation, file sizes). What is
+left uncached is mostly the observation itself: MiniHack's holds an 80-column map.
 
 OpenAI-compatible servers report the same figure in ``usage.prompt_tokens_details.
 cached_tokens``, which the ``openai`` backend reads into ``Usage.cached_tokens``: pass

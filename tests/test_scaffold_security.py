@@ -54,7 +54,12 @@ def context(kind: str, scaffold: Scaffold) -> dict[str, Any]:
     }
     if kind == "system":
         renderer = PromptRenderer(scaffold)
-        return {**static, "commands": renderer.commands("log"), "turn_cap": 10}
+        return {
+            **static,
+            "commands": renderer.commands("log"),
+            "turn_cap": 10,
+            "file_schema": renderer.file_schema(),
+        }
     if kind == "continue":
         results = ["[READ|strategy] strategy (1 line):\ngo north", "[COUNT|strategy|go] 1 line"]
         return {**static, "step": 7, "results": results, "turns_left": 3}
@@ -84,6 +89,8 @@ def test_every_builtin_template_renders_in_the_sandbox(name: str) -> None:
         if kind == "system":
             assert scaffold.game.capitalize() in text
             assert "<|APPEND|>" in text or "<|SEARCH|>" in text
+            # the declared files' purposes sit in the system prompt, the cached prefix
+            assert all(f"- {f.name}: {f.purpose}" in text for f in scaffold.files)
         if kind == "turn":
             assert "You see a tree to the north." in text
             assert all(f.name in text for f in scaffold.files)

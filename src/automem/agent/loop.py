@@ -502,7 +502,11 @@ class Episode:
             )
             commands = self.prompts.commands(phase)
             text = self.prompts.render(
-                f"{phase}_system", **self._static, commands=commands, turn_cap=cap
+                f"{phase}_system",
+                **self._static,
+                commands=commands,
+                turn_cap=cap,
+                file_schema=self.prompts.file_schema(),
             )
             message_id = self._message(step, phase, "system", text)
             self._systems[phase] = (message_id, self._contents[message_id])

@@ -42,7 +42,9 @@ _TEMPLATE_FIELDS = (
 # The variables each kind of template is given; anything else is a mistake caught at load time.
 _STATIC = {"game", "game_title", "env_id", "max_steps", "actions", "default_action"}
 TEMPLATE_VARIABLES: dict[str, frozenset[str]] = {
-    "system": frozenset(_STATIC | {"commands", "turn_cap"}),
+    # file_schema: the scaffold's declared files (name, purpose), stable for the whole episode,
+    # so a system prompt can hold them in the cached prefix; turns show the files as they are.
+    "system": frozenset(_STATIC | {"commands", "turn_cap", "file_schema"}),
     "turn": frozenset(
         _STATIC
         | {
@@ -86,6 +88,10 @@ class PromptRenderer:
                 f"scaffold {self.scaffold.name!r}: template prompts.{name} was stopped by the "
                 f"template sandbox: {exc}"
             ) from None
+
+    def file_schema(self) -> list[dict[str, str]]:
+        """The scaffold's declared memory files, for system templates (``file_schema``)."""
+        return [{"name": f.name, "purpose": f.purpose} for f in self.scaffold.files]
 
     def commands(self, phase: str) -> list[dict[str, str]]:
         ops = self.scaffold.vocabulary.ops(phase)
