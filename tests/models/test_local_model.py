@@ -6,6 +6,7 @@ budgets, so the whole module stays within about a minute on 2 cores.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -145,6 +146,31 @@ def test_the_same_seed_replays_the_same_replies_whatever_ran_before() -> None:
     load_model(SPEC, seed=99).complete(log_request(constrained=False))  # other KV contents
     again = load_model(SPEC, seed=5)
     assert [again.complete(request).text, again.complete(extended).text] == replies
+
+
+def test_generation_yields_cores_to_other_tasks_and_replies_the_same(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import llama_cpp
+
+    from automem.models import local
+
+    monkeypatch.setattr(local, "default_threads", lambda: 2)
+    monkeypatch.setattr(local, "usable_cpus", lambda: 2)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    request = log_request(max_tokens=32, constrained=False)
+    replies, used = [], []
+    for running in (1, 3):  # alone, then beside two other runnable tasks
+        monkeypatch.setattr(local, "runnable_tasks", lambda running=running: running)
+        model = load_model(SPEC, seed=5)
+        replies.append(model.complete(request).text)
+        ctx = model.runtime_for("log").llm.ctx
+        used.append((llama_cpp.llama_n_threads(ctx), llama_cpp.llama_n_threads_batch(ctx)))
+    assert used == [(2, 2), (1, 2)]  # the prompt keeps both threads
+    assert replies[0] == replies[1] != ""  # the thread count does not change the reply
+    fixed = load_model(f"{SPEC},n_threads=2", seed=5)
+    fixed.complete(request)
+    assert llama_cpp.llama_n_threads(fixed.runtime_for("log").llm.ctx) == 2  # the user's
 
 
 def test_the_second_call_of_a_phase_reuses_the_first_prompt(tmp_path: Path) -> None:

@@ -49,6 +49,10 @@ def llama_print_system_info():
     return INFO.encode()
 
 
+def llama_set_n_threads(ctx, n_threads, n_threads_batch):
+    pass
+
+
 class Llama:
     def __init__(self, model_path, **kwargs):
         if MODE == "noload":
@@ -56,6 +60,7 @@ class Llama:
         self.metadata = {"tokenizer.chat_template": "{{ messages }}"}
         self._model = types.SimpleNamespace(token_get_text=lambda token: "<eos>")
         self.input_ids, self.n_tokens, self._requires_eval = [], 0, True
+        self.ctx = None
 
     def token_eos(self):
         return 2

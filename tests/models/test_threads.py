@@ -13,8 +13,10 @@ from automem.models.threads import (
     USER_WAIT_SETTINGS,
     WORKERS_ENV,
     cgroup_cpu_quota,
+    generation_threads,
     model_threads,
     openmp_settings,
+    runnable_tasks,
     usable_cpus,
     worker_environment,
 )
@@ -121,3 +123,30 @@ def test_the_local_model_takes_its_share(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv(WORKERS_ENV, "3")
     assert LocalModel(path).settings.n_threads == 2
     assert LocalModel(path, n_threads=5).settings.n_threads == 5
+
+
+def test_runnable_tasks_are_read_from_loadavg(tmp_path: Path) -> None:
+    loadavg = tmp_path / "loadavg"
+    loadavg.write_text("2.10 1.05 0.80 3/412 9876\n")
+    assert runnable_tasks(loadavg) == 3
+    loadavg.write_text("garbled\n")
+    assert runnable_tasks(loadavg) is None
+    assert runnable_tasks(tmp_path / "missing") is None
+    assert runnable_tasks() is not None  # this machine's kernel says (Linux, as CI)
+
+
+@pytest.mark.parametrize(
+    ("threads", "cpus", "online", "running", "expected"),
+    [
+        (2, 2, 2, 1, 2),  # only the caller runs: every thread
+        (2, 2, 2, 2, 1),  # one other task holds a core
+        (2, 2, 2, 5, 1),  # more tasks than cores: still one thread
+        (4, 4, 16, 9, 2),  # 8 others over 16 CPUs: 2 of our 4 are taken
+        (1, 8, 8, 1, 1),  # never more than the worker's share
+        (2, 2, 2, None, 2),  # the kernel did not say: the share as it is
+    ],
+)
+def test_generation_uses_the_cores_no_other_task_holds(
+    threads: int, cpus: int, online: int, running: int | None, expected: int
+) -> None:
+    assert generation_threads(threads, cpus, online, running) == expected

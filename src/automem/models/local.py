@@ -12,7 +12,9 @@ Options:
 
 * ``n_ctx``: context window in tokens, default 8192 (SmolLM2's training context);
 * ``n_threads``: default this worker's share of the cores it may use (affinity and cgroup
-  quota, divided among the run's workers: :mod:`automem.models.threads`);
+  quota, divided among the run's workers: :mod:`automem.models.threads`), of which each call
+  generates on those no other task is running on at that moment (prompts use them all); a
+  number given here is used for every call as it is;
 * ``n_batch``: prompt evaluation batch, default 512;
 * ``contexts``: 2 (default) for one KV cache per phase, so each phase keeps its long system
   prompt cached from one step to the next (measured: half the prompt evaluation of an
@@ -68,7 +70,13 @@ from automem.models.llama_runtime import (
     ensure_runtime_works,
 )
 from automem.models.local_lora import Adapter, activate
-from automem.models.threads import model_threads, quiet_openmp
+from automem.models.threads import (
+    generation_threads,
+    model_threads,
+    quiet_openmp,
+    runnable_tasks,
+    usable_cpus,
+)
 
 if TYPE_CHECKING:
     from automem.models.chat import ChatReply, ChatRequest
@@ -307,6 +315,7 @@ class _Runtime:
         self._grammars: dict[str, Any] = {}
         self.stop: list[str] = []
         self.owner: object | None = None  # the model whose calls the KV cache holds
+        self.generating_threads = settings.n_threads  # what the context decodes tokens with
         self.adapters: dict[Any, Any] = {}  # LoRA adapters loaded against this model
         self.active_adapter: Any = None  # the key of the one the context applies
 
@@ -355,7 +364,19 @@ class _Runtime:
         # The model's own template, rendered as llama-cpp-python's chat handler renders it.
         self._formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
         self.stop = [eos] if eos else []
+        self.generating_threads = s.n_threads
         self._llm = llm
+
+    def generate_with(self, threads: int) -> None:
+        """Decode single tokens with ``threads`` from now on; prompts keep all the threads.
+
+        The thread count does not change the result: each thread computes whole rows.
+        """
+        if threads != self.generating_threads:
+            import llama_cpp
+
+            llama_cpp.llama_set_n_threads(self.llm.ctx, threads, self.settings.n_threads)
+            self.generating_threads = threads
 
     def prompt_tokens(self, messages: list[dict[str, str]]) -> list[int]:
         rendered = self._formatter(messages=messages)
@@ -469,6 +490,9 @@ class LocalModel(ChatModel):
             n_threads=n_threads or default_threads(),
             n_batch=n_batch,
         )
+        # A thread count given in the spec is the user's; the default yields to other tasks.
+        self.fixed_threads = n_threads is not None
+        self._cpus, self._online = usable_cpus(), os.cpu_count() or 1
         self.contexts = contexts
         self.grammar_mode, self.grammar_text = _grammar_option(grammar)
         self.top_k, self.min_p, self.repeat_penalty = top_k, min_p, repeat_penalty
@@ -578,6 +602,7 @@ class LocalModel(ChatModel):
                 llm.reset()
                 runtime.owner = self
             cached = runtime.reusable_prefix(tokens)
+            runtime.generate_with(self.threads_now())
             started = time.perf_counter()
             try:
                 result = llm.create_completion(
@@ -596,6 +621,13 @@ class LocalModel(ChatModel):
                 kind = "context_length" if "context window" in str(exc) else "runtime"
                 raise ModelError(f"llama.cpp failed: {exc}", kind=kind) from exc
             return result, cached, time.perf_counter() - started
+
+    def threads_now(self) -> int:
+        """Threads to generate this call's tokens with (see ``n_threads`` in the docstring)."""
+        threads = self.settings.n_threads
+        if self.fixed_threads:
+            return threads
+        return generation_threads(threads, self._cpus, self._online, runnable_tasks())
 
     def chat(self, request: ChatRequest) -> ChatReply:
         """A tool-calling call: one JSON call or text, see :mod:`automem.models.local_tools`."""

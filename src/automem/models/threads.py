@@ -113,6 +113,31 @@ def model_threads(cpus: int | None = None, workers: int | None = None) -> int:
     return max(1, cpus // workers)
 
 
+def runnable_tasks(loadavg: Path = Path("/proc/loadavg")) -> int | None:
+    """Tasks runnable on the machine at this instant, the caller's own thread included, or None
+    where the kernel does not say (``/proc/loadavg``'s fourth field is "running/total")."""
+    try:
+        return int(loadavg.read_text().split()[3].split("/")[0])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def generation_threads(threads: int, cpus: int, online: int, running: int | None) -> int:
+    """Threads to generate with now: at most ``threads``, and only on cores no other task holds.
+
+    Generating a token is many short steps, each ending at a barrier that waits for every
+    thread, so one thread sharing its core with another task makes all of them wait; a long
+    prompt evaluation shares a core well and keeps all ``threads``. Measured on 2 cores with
+    one or two busy processes beside it, 1 thread generated 1.5-2x as fast as 2. ``running``
+    is :func:`runnable_tasks`: the others (all but the caller) are taken to be spread evenly
+    over the ``online`` CPUs, of which this process may use ``cpus``.
+    """
+    if running is None:
+        return threads
+    others_here = max(0, running - 1) * cpus / max(online, 1)
+    return max(1, min(threads, cpus - int(others_here + 0.5)))
+
+
 # libgomp's spin before an idle thread sleeps (its default is 300,000 iterations). Measured with
 # 2 threads on 2 cores (benchmarks/llama_threads.py, generation tokens/s): idle, 53 under the
 # default, 23 with OMP_WAIT_POLICY=PASSIVE (no spin: every token wakes its threads through the
