@@ -9,7 +9,8 @@ the machine's load drifts alike for all of them:
   sleep), ``OMP_WAIT_POLICY=PASSIVE`` (they sleep at once) and ``GOMP_SPINCOUNT`` of 1,000,
   10,000 and 100,000 (a bounded spin); the fastest of these is the baseline;
 * ``ours`` is ``local:smollm2-135m`` through ``LocalModel.complete`` with its default threads
-  (:func:`automem.models.threads.model_threads`) in a worker's environment.
+  (:func:`automem.models.threads.model_threads`) in a worker's environment, generating on
+  the cores no other task holds at each call (:func:`automem.models.threads.generation_threads`).
 
 Prompt speed is a fresh context evaluating the whole prompt; generation speed is 64 tokens
 sampled with the prompt cached. Ratios are ours over the best plain (target >= 0.9).
@@ -66,6 +67,7 @@ def child(config: dict[str, Any], request_json: str) -> dict[str, float]:
             "prompt_tps": first.usage.prompt_tokens / prompt_s,
             "gen_tps": second.usage.completion_tokens / gen_s,
             "threads": model.settings.n_threads,
+            "generating_threads": model.runtime_for(request.phase).generating_threads,
         }
     import llama_cpp
     from llama_cpp import Llama
@@ -175,6 +177,12 @@ def main() -> None:
             "prompt_tokens_per_s": round(statistics.median(r["prompt_tps"] for r in rs), 1),
             "generation_tokens_per_s": round(statistics.median(r["gen_tps"] for r in rs), 1),
             "threads": rs[0]["threads"],
+            # ours: how many threads each round generated with
+            **(
+                {"generating_threads": [r["generating_threads"] for r in rs]}
+                if "generating_threads" in rs[0]
+                else {}
+            ),
         }
         for name, rs in runs.items()
     }

@@ -6,6 +6,8 @@ among the workers of a run.
 Kubernetes limits), which throttles a process that runs more threads than the quota allows.
 A run with several worker processes sets :data:`WORKERS_ENV` in each, so their models split the
 cores instead of each taking all of them (set it yourself when separate runs share a machine).
+Within that share, each call generates its tokens only on the cores no other task is running
+on at that moment (:func:`generation_threads`), so a busy machine costs it a thread, not a stall.
 
 llama.cpp runs its threads with OpenMP, whose idle threads spin before they sleep. On a machine
 shared with other work, a long spin takes the core the thread it waits for needs, and
